@@ -1,0 +1,167 @@
+//! Every rejection is a table row: a bad config or manifest, the line and key it must
+//! name, and the words the message must contain (STYLE.md, habit 5).
+
+use std::path::Path;
+
+use cudadent_config::{Config, ConfigError};
+
+const GOOD_MANIFEST: &str = r#"name = "k"
+source = "k.cu"
+entry = "k_fwd"
+abi = "attention_fwd_v1"
+block_m = 64
+threads = 128
+head_dims = [64, 128]
+dtypes = ["f16"]
+seq_multiple = 1
+min_arch = "sm_80"
+tensor_cores = false
+
+[dynamic_shared_bytes]
+"64" = 1024
+"#;
+
+const GOOD_CONFIG: &str = r#"name = "t"
+
+[problem]
+batch = 2
+heads = 8
+seq_len = 512
+head_dim = 64
+causal = false
+dtype = "f16"
+
+[kernels]
+under_test = ["k.toml"]
+archs = ["sm_80", "sm_90"]
+"#;
+
+fn load(config: &str, manifest: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("k.cu"), "// kernel\n").expect("write source");
+    std::fs::write(dir.path().join("k.toml"), manifest).expect("write manifest");
+    std::fs::write(dir.path().join("c.toml"), config).expect("write config");
+    Config::load(&dir.path().join("c.toml"))
+}
+
+fn edit(base: &str, from: &str, to: &str) -> String {
+    assert!(base.contains(from), "fixture lacks `{from}`");
+    base.replacen(from, to, 1)
+}
+
+struct Row {
+    what: &'static str,
+    config: String,
+    manifest: String,
+    file: &'static str,
+    line: Option<usize>,
+    key: &'static str,
+    words: &'static [&'static str],
+}
+
+fn rows() -> Vec<Row> {
+    let c = |from, to| edit(GOOD_CONFIG, from, to);
+    let m = |from, to| edit(GOOD_MANIFEST, from, to);
+    let good_c = GOOD_CONFIG.to_string();
+    let good_m = GOOD_MANIFEST.to_string();
+    vec![
+        Row { what: "unknown top-level key", config: c("name = \"t\"\n", "name = \"t\"\ncolour = \"red\"\n"), manifest: good_m.clone(), file: "c.toml", line: Some(2), key: "colour", words: &["unknown field `colour`", "problem"] },
+        Row { what: "unknown key in [problem]", config: c("causal = false\n", "causal = false\nwindow = 3\n"), manifest: good_m.clone(), file: "c.toml", line: Some(9), key: "problem.window", words: &["unknown field `window`", "head_dim"] },
+        Row { what: "wrong type", config: c("batch = 2", "batch = \"two\""), manifest: good_m.clone(), file: "c.toml", line: Some(4), key: "problem.batch", words: &["invalid type", "string"] },
+        Row { what: "unknown dtype", config: c("dtype = \"f16\"", "dtype = \"bf16\""), manifest: good_m.clone(), file: "c.toml", line: Some(9), key: "problem.dtype", words: &["bf16", "f16"] },
+        Row { what: "missing section", config: GOOD_CONFIG.split("[kernels]").next().unwrap_or_default().to_string(), manifest: good_m.clone(), file: "c.toml", line: Some(1), key: "", words: &["missing field `kernels`"] },
+        Row { what: "missing kernel manifest", config: c("[\"k.toml\"]", "[\"nope.toml\"]"), manifest: good_m.clone(), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["nope.toml", "does not exist"] },
+        Row { what: "head dim the kernel lacks", config: c("head_dim = 64", "head_dim = 96"), manifest: good_m.clone(), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["supports head dims [64, 128]", "D=96"] },
+        Row { what: "length not a multiple", config: c("seq_len = 512", "seq_len = 500"), manifest: m("seq_multiple = 1", "seq_multiple = 64"), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["multiple of 64", "S=500"] },
+        Row { what: "arch older than the kernel", config: good_c.clone(), manifest: m("min_arch = \"sm_80\"", "min_arch = \"sm_90\""), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["needs sm_90", "sm_80"] },
+        Row { what: "not an arch", config: c("\"sm_80\", \"sm_90\"", "\"sm_61\""), manifest: good_m.clone(), file: "c.toml", line: Some(13), key: "kernels.archs[0]", words: &["sm_61", "older than sm_70"] },
+        Row { what: "32-bit index overflow", config: c("batch = 2", "batch = 70000"), manifest: good_m.clone(), file: "c.toml", line: Some(3), key: "problem", words: &["overflows", "32-bit"] },
+        Row { what: "zero-sized dimension", config: c("heads = 8", "heads = 0"), manifest: good_m.clone(), file: "c.toml", line: Some(3), key: "problem.heads", words: &["at least 1"] },
+        Row { what: "no kernels", config: c("[\"k.toml\"]", "[]"), manifest: good_m.clone(), file: "c.toml", line: Some(12), key: "kernels.under_test", words: &["names no kernel"] },
+        Row { what: "kernel twice", config: c("[\"k.toml\"]", "[\"k.toml\", \"./k.toml\"]"), manifest: good_m.clone(), file: "c.toml", line: Some(12), key: "kernels.under_test[1]", words: &["listed twice"] },
+        Row { what: "suppression without reason", config: format!("{GOOD_CONFIG}\n[[sanitizer.suppress]]\ntool = \"racecheck\"\nkind = \"race_hazard\"\nkernel = \"k\"\nreason = \" \"\n"), manifest: good_m.clone(), file: "c.toml", line: Some(15), key: "sanitizer.suppress", words: &["no reason"] },
+        Row { what: "unknown sanitizer tool", config: format!("{GOOD_CONFIG}\n[sanitizer]\ntools = [\"leakcheck\"]\n"), manifest: good_m.clone(), file: "c.toml", line: Some(16), key: "sanitizer.tools[0]", words: &["leakcheck", "memcheck"] },
+        Row { what: "unknown oracle distribution", config: format!("{GOOD_CONFIG}\n[oracle]\ndistributions = [\"cauchy\"]\n"), manifest: good_m.clone(), file: "c.toml", line: Some(16), key: "oracle.distributions[0]", words: &["cauchy", "large_magnitude"] },
+        Row { what: "negative scale", config: format!("{GOOD_CONFIG}\n[oracle]\nextra_scales = [-1.0]\n"), manifest: good_m.clone(), file: "c.toml", line: Some(16), key: "oracle.extra_scales", words: &["> 0"] },
+        Row { what: "manifest unknown key", config: good_c.clone(), manifest: m("tensor_cores = false", "tensor_cores = false\nwarps = 4"), file: "k.toml", line: Some(12), key: "warps", words: &["unknown field `warps`"] },
+        Row { what: "manifest missing source", config: good_c.clone(), manifest: m("source = \"k.cu\"", "source = \"gone.cu\""), file: "k.toml", line: Some(2), key: "source", words: &["gone.cu", "does not exist"] },
+        Row { what: "manifest bad block size", config: good_c.clone(), manifest: m("threads = 128", "threads = 100"), file: "k.toml", line: Some(6), key: "threads", words: &["multiple of 32"] },
+        Row { what: "manifest shared bytes for a dim it lacks", config: good_c.clone(), manifest: m("\"64\" = 1024", "\"96\" = 1024"), file: "k.toml", line: Some(13), key: "dynamic_shared_bytes.96", words: &["not one of this kernel's head_dims"] },
+        Row { what: "manifest define with -D", config: good_c.clone(), manifest: m("tensor_cores = false", "tensor_cores = false\ndefines = [\"-DX=1\"]"), file: "k.toml", line: Some(12), key: "defines[0]", words: &["NAME or NAME=VALUE"] },
+        Row { what: "manifest unknown abi", config: good_c.clone(), manifest: m("attention_fwd_v1", "attention_fwd_v2"), file: "k.toml", line: Some(4), key: "abi", words: &["attention_fwd_v2", "attention_fwd_v1"] },
+        Row { what: "manifest unknown control gate", config: good_c, manifest: format!("{GOOD_MANIFEST}\n[control]\ngate = \"vibes\"\nexpect = \"x\"\n"), file: "k.toml", line: Some(17), key: "control.gate", words: &["vibes", "racecheck"] },
+    ]
+}
+
+#[test]
+fn good_config_loads() {
+    let cfg = load(GOOD_CONFIG, GOOD_MANIFEST).expect("the good fixture must load");
+    assert_eq!(cfg.name, "t");
+    assert_eq!(cfg.kernels.under_test[0].shared_bytes_for(64), 1024);
+    assert_eq!(cfg.kernels.under_test[0].shared_bytes_for(128), 0);
+    assert_eq!(cfg.oracle.trials, 2, "absent [oracle] takes its defaults");
+}
+
+#[test]
+fn every_bad_input_is_rejected_with_file_line_key_and_reason() {
+    let mut failures = Vec::new();
+    for row in rows() {
+        match load(&row.config, &row.manifest) {
+            Ok(_) => failures.push(format!("{}: accepted", row.what)),
+            Err(ConfigError::Invalid { file, line, key, message }) => {
+                let shown = ConfigError::Invalid { file: file.clone(), line, key: key.clone(), message: message.clone() }.to_string();
+                if file.file_name() != Some(Path::new(row.file).as_os_str()) {
+                    failures.push(format!("{}: blamed {} not {}", row.what, file.display(), row.file));
+                }
+                if line != row.line {
+                    failures.push(format!("{}: line {:?}, want {:?} ({shown})", row.what, line, row.line));
+                }
+                if key != row.key {
+                    failures.push(format!("{}: key `{key}`, want `{}` ({shown})", row.what, row.key));
+                }
+                for w in row.words {
+                    if !shown.contains(w) {
+                        failures.push(format!("{}: message lacks `{w}`: {shown}", row.what));
+                    }
+                }
+            }
+            Err(other) => failures.push(format!("{}: wrong error kind: {other}", row.what)),
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn kernel_flag_replaces_the_configs_kernels_and_is_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("k.cu"), "").expect("write");
+    std::fs::write(dir.path().join("k.toml"), GOOD_MANIFEST).expect("write");
+    std::fs::write(dir.path().join("c.toml"), GOOD_CONFIG).expect("write");
+    let other = tempfile::tempdir().expect("tempdir");
+    std::fs::write(other.path().join("mine.cu"), "").expect("write");
+    let mine = edit(&edit(GOOD_MANIFEST, "name = \"k\"", "name = \"mine\""), "k.cu", "mine.cu");
+    std::fs::write(other.path().join("mine.toml"), &mine).expect("write");
+    let cfg = Config::load(&dir.path().join("c.toml")).expect("load");
+    let cfg = cfg.with_kernels(&[other.path().join("mine.toml")]).expect("replace");
+    assert_eq!(cfg.kernels.under_test.len(), 1);
+    assert_eq!(cfg.kernels.under_test[0].name, "mine");
+    assert!(cfg.kernels.under_test[0].source_path.ends_with("mine.cu"));
+    // A kernel that cannot run the shape is refused, naming its manifest.
+    let narrow = edit(&mine, "head_dims = [64, 128]", "head_dims = [128]").replace("\"64\" = 1024", "");
+    std::fs::write(other.path().join("narrow.toml"), narrow).expect("write");
+    let cfg = Config::load(&dir.path().join("c.toml")).expect("load");
+    let err = cfg.with_kernels(&[other.path().join("narrow.toml")]).expect_err("must refuse");
+    assert!(err.to_string().contains("narrow.toml"), "{err}");
+    assert!(err.to_string().contains("D=64"), "{err}");
+}
+
+#[test]
+fn canon_configs_of_the_repository_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for n in 1..=6 {
+        let p = root.join(format!("configs/canon_{n}.toml"));
+        let cfg = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.name, format!("canon_{n}"));
+        assert!(!cfg.kernels.under_test.is_empty());
+    }
+}
