@@ -220,6 +220,20 @@ fn build_one(
             command,
         });
     }
+    // nvcc runs in the source's folder on the bare file name, so the line info embedded in
+    // the cubin names `fa_tc.cu`, not a path of this machine: the same input gives the same
+    // cubin bytes on every machine with the same nvcc.
+    let src_dir = manifest
+        .source_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let src_name = manifest
+        .source_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = opts
         .cache_dir
         .join(&manifest.name)
@@ -234,10 +248,11 @@ fn build_one(
         keep.display().to_string(),
         "-o".to_string(),
         tmp.join(format!("{stem}.cubin")).display().to_string(),
-        manifest.source_path.display().to_string(),
+        src_name.clone(),
     ]);
     let command = format!("{} {}", tc.nvcc.path.display(), args.join(" "));
     let out = duct::cmd(&tc.nvcc.path, &args)
+        .dir(&src_dir)
         .stdout_capture()
         .stderr_capture()
         .unchecked()
@@ -295,7 +310,8 @@ fn hash(p: &Path) -> Result<String, RuntimeError> {
 
 /// The default cache root under the repository (or the current directory).
 pub fn default_cache_dir() -> PathBuf {
-    crate::toolchain::repository_root()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".cache/cudadent/build")
+    let base = crate::toolchain::repository_root()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    base.join(".cache/cudadent/build")
 }
