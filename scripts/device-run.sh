@@ -19,11 +19,11 @@ summary=$OUT/summary.txt
 note() { echo "$*" | tee -a "$summary"; }
 timed() { # name, command...
   local name=$1; shift
-  local t0=$(date +%s.%N)
+  local t0=$EPOCHREALTIME
   "$@" > "logs/$name.log" 2>&1
   local rc=$?
-  local t1=$(date +%s.%N)
-  note "$(printf '%-40s exit %d  %6.1fs' "$name" "$rc" "$(echo "$t1 - $t0" | bc)")"
+  local t1=$EPOCHREALTIME
+  note "$(printf '%-40s exit %d  %6.1fs' "$name" "$rc" "$(python3 -c "print($t1 - $t0)")")"
   return $rc
 }
 for stage in "${stages[@]}"; do
