@@ -124,7 +124,10 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
 /// Runs one gate binary with the common flags; returns its exit code and the last line
 /// of its stderr (its one-line reason) or "ok".
 fn run_gate(common: &CommonArgs, binary: &str) -> anyhow::Result<(u8, String)> {
-    let exe = sibling(binary)?;
+    let exe = match sibling(binary) {
+        Ok(p) => p,
+        Err(e) => return Ok((exit::CANNOT_RUN, e.to_string())),
+    };
     let mut argv: Vec<String> = vec![
         "--config".into(),
         common.config.display().to_string(),
