@@ -13,4 +13,6 @@ for b in target/release/*; do
   [ -f "$b" ] && [ -x "$b" ] && cp "$b" .device/bin/
 done
 for c in configs/*.toml; do target/release/cudadent --config "$c" build --quiet; done
+# Provenance for the copy of the tree that travels without .git.
+echo "$(git rev-parse HEAD) $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false)" > .device/provenance
 du -sh .device .cache

@@ -12,18 +12,29 @@ OUT=${OUT:-$root/.device/out}
 mkdir -p "$OUT" logs
 bin=$root/.device/bin
 export PATH=$bin:$PATH
+# Prebuilt sm_90 cubins travel in .device/cache (the GPU is an H100); other archs build here.
+if [ -d .device/cache ]; then mkdir -p .cache && cp -r --update=none .device/cache/. .cache/; fi
+# The tree arrives without .git: provenance comes from scripts/device-prepare.sh.
+if [ -f .device/provenance ]; then
+  read -r CUDADENT_GIT_COMMIT CUDADENT_GIT_DIRTY < .device/provenance
+  export CUDADENT_GIT_COMMIT CUDADENT_GIT_DIRTY
+fi
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(doctor oracle controls)
 summary=$OUT/summary.txt
 : > "$summary"
 note() { echo "$*" | tee -a "$summary"; }
-timed() { # name, command...
+limit=${STEP_TIMEOUT:-120}
+timed() { # name, command... (each step killed after $STEP_TIMEOUT seconds)
   local name=$1; shift
   local t0=$EPOCHREALTIME
-  "$@" > "logs/$name.log" 2>&1
+  timeout -k 5 "$limit" "$@" > "logs/$name.log" 2>&1
   local rc=$?
   local t1=$EPOCHREALTIME
   note "$(printf '%-40s exit %d  %6.1fs' "$name" "$rc" "$(python3 -c "print($t1 - $t0)")")"
+  # Keep what we have so far: a later step that hangs must not lose earlier logs.
+  tar czf "$OUT/logs.tgz" logs 2>/dev/null
+  [ -d artifacts ] && tar czf "$OUT/artifacts.tgz" artifacts 2>/dev/null
   return $rc
 }
 for stage in "${stages[@]}"; do
@@ -56,11 +67,38 @@ for stage in "${stages[@]}"; do
       compute-sanitizer --version > logs/compute-sanitizer.version.log 2>&1
       ;;
     sanitizer)
-      for n in 1 5; do timed "sanitizer.canon_$n" sanitizer-gate --config "configs/canon_$n.toml"; done
-      timed "sanitizer.canon_3" sanitizer-gate --config configs/canon_3.toml --tool memcheck --tool racecheck
+      for n in 1 5; do timed "sanitizer.canon_$n" sanitizer-gate --config "configs/canon_$n.toml" --timeout-s 60; done
+      timed "sanitizer.canon_3" sanitizer-gate --config configs/canon_3.toml --tool memcheck --tool racecheck --timeout-s 60
       ;;
     bench)
       for n in 1 2 3 4 5 6; do timed "bench.canon_$n" bench --config "configs/canon_$n.toml"; done
+      ;;
+    verify3)
+      # The main job end to end on canon_3, into its own folder (the evidence above stays).
+      timed verify.canon_3 cudadent --config configs/canon_3.toml --out artifacts-verify verify
+      tail -12 logs/verify.canon_3.log >> "$summary"
+      ;;
+    bench3)
+      timed bench.canon_3 bench --config configs/canon_3.toml
+      timed bench.canon_3.again bench --config configs/canon_3.toml --out artifacts-again
+      tail -25 logs/bench.canon_3.log >> "$summary"
+      ;;
+    ncu)
+      # Nsight Compute's view of fa_tc's duration at canon_3 (clocks left alone), to compare
+      # with the bench's cold p50: ten single-launch processes, one kernel each.
+      for i in $(seq 1 10); do
+        timeout -k 5 60 ncu --clock-control none --metrics gpu__time_duration.sum \
+          oracle --config configs/canon_3.toml --kernel kernels/attention/fa_tc.toml --single-launch
+      done > logs/ncu.fa_tc.canon_3.log 2>&1
+      grep -E "gpu__time_duration.sum" logs/ncu.fa_tc.canon_3.log >> "$summary"
+      ;;
+    sancontrols)
+      for pair in racecheck:sync_race_smem synccheck:divergent_barrier; do
+        tool=${pair%%:*}; k=${pair##*:}
+        extra=(); [ "$tool" = racecheck ] && extra=(--racecheck-report all)
+        timed "cs.$tool.$k" compute-sanitizer --tool "$tool" "${extra[@]}" --print-limit 10000 --show-backtrace no \
+          oracle --config configs/canon_1.toml --kernel "kernels/selftest/$k.toml" --single-launch
+      done
       ;;
     selfcheck)
       nvcc -arch=sm_90 -O2 -o /tmp/fa_tc_selfcheck kernels/attention/fa_tc_selfcheck.cu > logs/selfcheck-build.log 2>&1

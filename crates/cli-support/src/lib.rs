@@ -32,7 +32,12 @@ pub mod exit {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Problem config.
-    #[arg(long, global = true, default_value = "configs/canon_3.toml", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "configs/canon_3.toml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
     /// Artifact root.
     #[arg(long, global = true, default_value = "artifacts", value_name = "DIR")]

@@ -53,7 +53,9 @@ impl fmt::Display for Arch {
 impl FromStr for Arch {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a CUDA arch (expected sm_XY, e.g. sm_80, sm_89, sm_90, sm_90a)");
+        let bad = || {
+            format!("`{s}` is not a CUDA arch (expected sm_XY, e.g. sm_80, sm_89, sm_90, sm_90a)")
+        };
         let digits = s.strip_prefix("sm_").ok_or_else(bad)?;
         let (digits, arch_specific) = match digits.strip_suffix('a') {
             Some(d) => (d, true),
@@ -69,7 +71,9 @@ impl FromStr for Arch {
             arch_specific,
         };
         if arch.number() < 70 {
-            return Err(format!("`{s}` is older than sm_70, which cudadent does not support"));
+            return Err(format!(
+                "`{s}` is older than sm_70, which cudadent does not support"
+            ));
         }
         Ok(arch)
     }

@@ -266,6 +266,10 @@ pub struct BenchSettings {
     pub noise_threshold: f64,
     /// Time PyTorch SDPA backends when python3 has torch.
     pub torch_baselines: bool,
+    /// Launches per hot-mode sample (one CUDA graph of this many launches).
+    pub hot_launches: u32,
+    /// Time the in-process cuBLAS baseline (batched GEMMs and a softmax kernel).
+    pub cublas_baseline: bool,
 }
 
 impl Default for BenchSettings {
@@ -278,6 +282,8 @@ impl Default for BenchSettings {
             timeout_s: 15.0,
             noise_threshold: 0.01,
             torch_baselines: true,
+            hot_launches: 20,
+            cublas_baseline: true,
         }
     }
 }
@@ -354,9 +360,8 @@ impl Config {
             file: path.to_path_buf(),
             source,
         })?;
-        let text = String::from_utf8(bytes.clone()).map_err(|e| {
-            ConfigError::invalid(path, "", None, "", format!("not UTF-8: {e}"))
-        })?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|e| ConfigError::invalid(path, "", None, "", format!("not UTF-8: {e}")))?;
         Self::parse(path, &text, bytes)
     }
 
@@ -474,7 +479,12 @@ impl Config {
                 format!("{:?}: scales must be finite and > 0", oracle.extra_scales),
             ));
         }
-        if let Some(s) = raw.sanitizer.suppress.iter().find(|s| s.reason.trim().is_empty()) {
+        if let Some(s) = raw
+            .sanitizer
+            .suppress
+            .iter()
+            .find(|s| s.reason.trim().is_empty())
+        {
             return Err(keyed(
                 "sanitizer.suppress",
                 format!(
@@ -503,7 +513,6 @@ impl Config {
         };
         Ok(cfg)
     }
-
 
     /// Replaces the config's kernels under test by the manifests at `paths` (the
     /// `--kernel PATH` flag: a kernel from anywhere on disk), checked against the problem.

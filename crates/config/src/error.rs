@@ -67,22 +67,27 @@ impl ConfigError {
 
 /// 1-based line of the first `leaf = ...` assignment or `[..leaf]` header in `text`.
 pub(crate) fn line_of_key(text: &str, leaf: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        let t = l.trim_start();
-        let assigns = t
-            .strip_prefix(leaf)
-            .map(|rest| rest.trim_start().starts_with('='))
-            .unwrap_or(false);
-        let header = t.starts_with('[') && t.trim_end().trim_end_matches(']').ends_with(leaf);
-        assigns || header
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            let assigns = t
+                .strip_prefix(leaf)
+                .map(|rest| rest.trim_start().starts_with('='))
+                .unwrap_or(false);
+            let header = t.starts_with('[') && t.trim_end().trim_end_matches(']').ends_with(leaf);
+            assigns || header
+        })
+        .map(|i| i + 1)
 }
 
 /// 1-based line number of byte offset `at` in `text`.
 pub(crate) fn line_of(text: &str, at: usize) -> usize {
     let at = at.min(text.len());
-    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses `text` as TOML into `T`, turning any error into [`ConfigError::Invalid`] with the
@@ -91,9 +96,8 @@ pub(crate) fn parse_strict<T: serde::de::DeserializeOwned>(
     file: &Path,
     text: &str,
 ) -> Result<T, ConfigError> {
-    let de = toml::Deserializer::parse(text).map_err(|e| {
-        ConfigError::invalid(file, text, e.span(), "", clean_message(e.message()))
-    })?;
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| ConfigError::invalid(file, text, e.span(), "", clean_message(e.message())))?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         // toml's `Spanned` shows up in the path as a private field name: drop it.
         let key = e
@@ -103,7 +107,13 @@ pub(crate) fn parse_strict<T: serde::de::DeserializeOwned>(
             .replace(".$__serde_spanned_private_value", "");
         let key = if key == "." { String::new() } else { key };
         let inner = e.into_inner();
-        ConfigError::invalid(file, text, inner.span(), key, clean_message(inner.message()))
+        ConfigError::invalid(
+            file,
+            text,
+            inner.span(),
+            key,
+            clean_message(inner.message()),
+        )
     })
 }
 

@@ -165,7 +165,11 @@ impl KernelManifest {
             ));
         }
         let entry = raw.entry.get_ref();
-        if entry.is_empty() || !entry.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if entry.is_empty()
+            || !entry
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(err(
                 raw.entry.span(),
                 "entry",
@@ -193,7 +197,11 @@ impl KernelManifest {
             ));
         }
         if *raw.block_m.get_ref() == 0 {
-            return Err(err(raw.block_m.span(), "block_m", "must be at least 1".into()));
+            return Err(err(
+                raw.block_m.span(),
+                "block_m",
+                "must be at least 1".into(),
+            ));
         }
         if *raw.seq_multiple.get_ref() == 0 {
             return Err(err(
@@ -207,18 +215,24 @@ impl KernelManifest {
             return Err(err(
                 raw.head_dims.span(),
                 "head_dims",
-                format!("{head_dims:?}: need at least one head dim, each a multiple of 8 in 8..=256"),
+                format!(
+                    "{head_dims:?}: need at least one head dim, each a multiple of 8 in 8..=256"
+                ),
             ));
         }
         let mut dynamic_shared_bytes = BTreeMap::new();
         for (k, &v) in raw.dynamic_shared_bytes.get_ref() {
-            let d: u32 = k.parse().ok().filter(|d| head_dims.contains(d)).ok_or_else(|| {
-                err(
-                    raw.dynamic_shared_bytes.span(),
-                    &format!("dynamic_shared_bytes.{k}"),
-                    format!("`{k}` is not one of this kernel's head_dims {head_dims:?}"),
-                )
-            })?;
+            let d: u32 = k
+                .parse()
+                .ok()
+                .filter(|d| head_dims.contains(d))
+                .ok_or_else(|| {
+                    err(
+                        raw.dynamic_shared_bytes.span(),
+                        &format!("dynamic_shared_bytes.{k}"),
+                        format!("`{k}` is not one of this kernel's head_dims {head_dims:?}"),
+                    )
+                })?;
             if v > 227 * 1024 {
                 return Err(err(
                     raw.dynamic_shared_bytes.span(),
@@ -228,27 +242,28 @@ impl KernelManifest {
             }
             dynamic_shared_bytes.insert(d, v);
         }
-        let check_defines = |list: &[Spanned<String>], key: &str| -> Result<Vec<String>, ConfigError> {
-            list.iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    let s = d.get_ref();
-                    let name = s.split('=').next().unwrap_or("");
-                    let ok = !name.is_empty()
-                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                        && !s.contains(char::is_whitespace);
-                    if ok {
-                        Ok(s.clone())
-                    } else {
-                        Err(err(
-                            d.span(),
-                            &format!("{key}[{i}]"),
-                            format!("`{s}` is not NAME or NAME=VALUE (no -D, no spaces)"),
-                        ))
-                    }
-                })
-                .collect()
-        };
+        let check_defines =
+            |list: &[Spanned<String>], key: &str| -> Result<Vec<String>, ConfigError> {
+                list.iter()
+                    .enumerate()
+                    .map(|(i, d)| {
+                        let s = d.get_ref();
+                        let name = s.split('=').next().unwrap_or("");
+                        let ok = !name.is_empty()
+                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                            && !s.contains(char::is_whitespace);
+                        if ok {
+                            Ok(s.clone())
+                        } else {
+                            Err(err(
+                                d.span(),
+                                &format!("{key}[{i}]"),
+                                format!("`{s}` is not NAME or NAME=VALUE (no -D, no spaces)"),
+                            ))
+                        }
+                    })
+                    .collect()
+            };
         Ok(KernelManifest {
             name: name.clone(),
             manifest_path: path.to_path_buf(),

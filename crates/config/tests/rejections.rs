@@ -108,16 +108,38 @@ fn every_bad_input_is_rejected_with_file_line_key_and_reason() {
     for row in rows() {
         match load(&row.config, &row.manifest) {
             Ok(_) => failures.push(format!("{}: accepted", row.what)),
-            Err(ConfigError::Invalid { file, line, key, message }) => {
-                let shown = ConfigError::Invalid { file: file.clone(), line, key: key.clone(), message: message.clone() }.to_string();
+            Err(ConfigError::Invalid {
+                file,
+                line,
+                key,
+                message,
+            }) => {
+                let shown = ConfigError::Invalid {
+                    file: file.clone(),
+                    line,
+                    key: key.clone(),
+                    message: message.clone(),
+                }
+                .to_string();
                 if file.file_name() != Some(Path::new(row.file).as_os_str()) {
-                    failures.push(format!("{}: blamed {} not {}", row.what, file.display(), row.file));
+                    failures.push(format!(
+                        "{}: blamed {} not {}",
+                        row.what,
+                        file.display(),
+                        row.file
+                    ));
                 }
                 if line != row.line {
-                    failures.push(format!("{}: line {:?}, want {:?} ({shown})", row.what, line, row.line));
+                    failures.push(format!(
+                        "{}: line {:?}, want {:?} ({shown})",
+                        row.what, line, row.line
+                    ));
                 }
                 if key != row.key {
-                    failures.push(format!("{}: key `{key}`, want `{}` ({shown})", row.what, row.key));
+                    failures.push(format!(
+                        "{}: key `{key}`, want `{}` ({shown})",
+                        row.what, row.key
+                    ));
                 }
                 for w in row.words {
                     if !shown.contains(w) {
@@ -139,18 +161,27 @@ fn kernel_flag_replaces_the_configs_kernels_and_is_checked() {
     std::fs::write(dir.path().join("c.toml"), GOOD_CONFIG).expect("write");
     let other = tempfile::tempdir().expect("tempdir");
     std::fs::write(other.path().join("mine.cu"), "").expect("write");
-    let mine = edit(&edit(GOOD_MANIFEST, "name = \"k\"", "name = \"mine\""), "k.cu", "mine.cu");
+    let mine = edit(
+        &edit(GOOD_MANIFEST, "name = \"k\"", "name = \"mine\""),
+        "k.cu",
+        "mine.cu",
+    );
     std::fs::write(other.path().join("mine.toml"), &mine).expect("write");
     let cfg = Config::load(&dir.path().join("c.toml")).expect("load");
-    let cfg = cfg.with_kernels(&[other.path().join("mine.toml")]).expect("replace");
+    let cfg = cfg
+        .with_kernels(&[other.path().join("mine.toml")])
+        .expect("replace");
     assert_eq!(cfg.kernels.under_test.len(), 1);
     assert_eq!(cfg.kernels.under_test[0].name, "mine");
     assert!(cfg.kernels.under_test[0].source_path.ends_with("mine.cu"));
     // A kernel that cannot run the shape is refused, naming its manifest.
-    let narrow = edit(&mine, "head_dims = [64, 128]", "head_dims = [128]").replace("\"64\" = 1024", "");
+    let narrow =
+        edit(&mine, "head_dims = [64, 128]", "head_dims = [128]").replace("\"64\" = 1024", "");
     std::fs::write(other.path().join("narrow.toml"), narrow).expect("write");
     let cfg = Config::load(&dir.path().join("c.toml")).expect("load");
-    let err = cfg.with_kernels(&[other.path().join("narrow.toml")]).expect_err("must refuse");
+    let err = cfg
+        .with_kernels(&[other.path().join("narrow.toml")])
+        .expect_err("must refuse");
     assert!(err.to_string().contains("narrow.toml"), "{err}");
     assert!(err.to_string().contains("D=64"), "{err}");
 }

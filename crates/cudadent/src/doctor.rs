@@ -25,7 +25,9 @@ pub fn run(common: &CommonArgs) -> anyhow::Result<u8> {
             Some(tc)
         }
         Err(e) => {
-            out.line(format!("MISSING  nvcc: disables every build and gate ({e})"));
+            out.line(format!(
+                "MISSING  nvcc: disables every build and gate ({e})"
+            ));
             code = exit::CANNOT_RUN;
             None
         }
@@ -79,7 +81,9 @@ pub fn run(common: &CommonArgs) -> anyhow::Result<u8> {
             t.version.as_deref().unwrap_or("(version unknown)"),
             t.path.display()
         )),
-        None => out.line("MISSING  ncu: disables the bench's agreement check against Nsight Compute"),
+        None => {
+            out.line("MISSING  ncu: disables the bench's agreement check against Nsight Compute")
+        }
     }
     out.line(python_torch_line());
     Ok(code)
@@ -95,7 +99,10 @@ fn python_torch_line() -> String {
     {
         Ok(o) if o.status.success() => format!(
             "ok       python3 with torch {}",
-            String::from_utf8_lossy(&o.stdout).trim().replace(' ', " (cuda available: ") + ")"
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .replace(' ', " (cuda available: ")
+                + ")"
         ),
         Ok(_) => "MISSING  python3 with torch: disables the bench's PyTorch SDPA baselines".into(),
         Err(_) => "MISSING  python3: disables the bench's PyTorch SDPA baselines".into(),

@@ -16,7 +16,11 @@ use clap::{Parser, Subcommand};
 use cli_support::CommonArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "cudadent", version, about = "Verification toolkit for CUDA attention kernels")]
+#[command(
+    name = "cudadent",
+    version,
+    about = "Verification toolkit for CUDA attention kernels"
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -42,7 +46,10 @@ fn main() -> std::process::ExitCode {
     cli_support::main_with("cudadent", || {
         let cli = Cli::try_parse().map_err(|e| {
             // --help and --version are not errors.
-            if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
                 let _ = e.print();
                 std::process::exit(0);
             }

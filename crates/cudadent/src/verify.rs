@@ -8,11 +8,16 @@ use cli_support::{build_all, exit, CommonArgs, Output};
 use tabled::{Table, Tabled};
 
 /// The gates `verify` runs, in order: (gate name for --only/--skip, binary).
-const GATES: &[(&str, &str)] = &[("inspect", "sass-inspect"), ("oracle", "oracle")];
+const GATES: &[(&str, &str)] = &[
+    ("inspect", "sass-inspect"),
+    ("oracle", "oracle"),
+    ("sanitizer", "sanitizer-gate"),
+    ("bench", "bench"),
+];
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// Run only these gates (comma-separated: build, inspect, oracle).
+    /// Run only these gates (comma-separated: build, inspect, oracle, sanitizer, bench).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Skip these gates (comma-separated).
@@ -61,7 +66,9 @@ pub fn build_only(common: &CommonArgs, debug: bool) -> anyhow::Result<u8> {
 
 pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
     let out = Output::from_args(common);
-    let known: Vec<&str> = std::iter::once("build").chain(GATES.iter().map(|g| g.0)).collect();
+    let known: Vec<&str> = std::iter::once("build")
+        .chain(GATES.iter().map(|g| g.0))
+        .collect();
     for g in args.only.iter().chain(&args.skip) {
         if !known.contains(&g.as_str()) {
             return Err(cli_support::bad_input(format!(
@@ -70,7 +77,10 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
             )));
         }
     }
-    let wanted = |g: &str| (args.only.is_empty() || args.only.iter().any(|o| o == g)) && !args.skip.iter().any(|s| s == g);
+    let wanted = |g: &str| {
+        (args.only.is_empty() || args.only.iter().any(|o| o == g))
+            && !args.skip.iter().any(|s| s == g)
+    };
     let cfg = common.load_config()?;
     let t0 = Instant::now();
     let mut rows = Vec::new();
@@ -79,17 +89,30 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
     // The build is a stage of its own: every gate loads the cubins it leaves in the cache.
     if wanted("build") || GATES.iter().any(|g| wanted(g.0)) {
         let t = Instant::now();
-        out.progress(format!("[{:>6.1}s] build: {} kernels x {} archs", t0.elapsed().as_secs_f64(), cfg.all_kernels().count(), cfg.kernels.archs.len()));
+        out.progress(format!(
+            "[{:>6.1}s] build: {} kernels x {} archs",
+            t0.elapsed().as_secs_f64(),
+            cfg.all_kernels().count(),
+            cfg.kernels.archs.len()
+        ));
         let tc = common.toolchain()?;
         let built = build_all(&cfg, &tc, false)?;
-        let fresh = built.iter().flat_map(|k| &k.cubins).filter(|c| !c.cached).count();
+        let fresh = built
+            .iter()
+            .flat_map(|k| &k.cubins)
+            .filter(|c| !c.cached)
+            .count();
         let total = built.iter().map(|k| k.cubins.len()).sum::<usize>();
         rows.push(Row {
             gate: "build".into(),
             verdict: "pass".into(),
             exit: "0".into(),
             seconds: format!("{:.1}", t.elapsed().as_secs_f64()),
-            detail: format!("{total} cubins ({fresh} compiled, {} cached), nvcc {}", total - fresh, tc.version()),
+            detail: format!(
+                "{total} cubins ({fresh} compiled, {} cached), nvcc {}",
+                total - fresh,
+                tc.version()
+            ),
         });
         codes.push(exit::PASS);
     }
@@ -99,9 +122,16 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
             continue;
         }
         let t = Instant::now();
-        out.progress(format!("[{:>6.1}s] {gate}: running {binary}", t0.elapsed().as_secs_f64()));
+        out.progress(format!(
+            "[{:>6.1}s] {gate}: running {binary}",
+            t0.elapsed().as_secs_f64()
+        ));
         let (code, detail) = run_gate(common, binary)?;
-        out.progress(format!("[{:>6.1}s] {gate}: {} ({detail})", t0.elapsed().as_secs_f64(), verdict_word(code)));
+        out.progress(format!(
+            "[{:>6.1}s] {gate}: {} ({detail})",
+            t0.elapsed().as_secs_f64(),
+            verdict_word(code)
+        ));
         rows.push(Row {
             gate: gate.into(),
             verdict: verdict_word(code).into(),
@@ -111,8 +141,16 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
         });
         codes.push(code);
     }
-    out.line(format!("config {} ({:.1}s)", cfg.name, t0.elapsed().as_secs_f64()));
-    out.line(Table::new(rows).with(tabled::settings::Style::sharp()).to_string());
+    out.line(format!(
+        "config {} ({:.1}s)",
+        cfg.name,
+        t0.elapsed().as_secs_f64()
+    ));
+    out.line(
+        Table::new(rows)
+            .with(tabled::settings::Style::sharp())
+            .to_string(),
+    );
     // Worst first: a failed gate outranks bad input, which outranks "not run".
     let code = [exit::GATE_FAILED, exit::BAD_INPUT, exit::CANNOT_RUN]
         .into_iter()
@@ -161,7 +199,14 @@ fn run_gate(common: &CommonArgs, binary: &str) -> anyhow::Result<(u8, String)> {
         .find(|l| !l.trim().is_empty())
         .map(|l| l.trim().chars().take(160).collect())
         .unwrap_or_else(|| "ok".into());
-    Ok((code, if code == exit::PASS { "ok".into() } else { detail }))
+    Ok((
+        code,
+        if code == exit::PASS {
+            "ok".into()
+        } else {
+            detail
+        },
+    ))
 }
 
 fn sibling(binary: &str) -> anyhow::Result<PathBuf> {

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 fn cudadent(args: &[&str]) -> (i32, String, String) {
@@ -67,7 +70,14 @@ fn missing_toolchain_is_exit_3_with_the_install_command() {
 #[test]
 fn doctor_names_each_piece() {
     let (code, out, err) = cudadent(&["doctor"]);
-    for piece in ["nvcc", "cuobjdump", "GPU", "compute-sanitizer", "ncu", "python3"] {
+    for piece in [
+        "nvcc",
+        "cuobjdump",
+        "GPU",
+        "compute-sanitizer",
+        "ncu",
+        "python3",
+    ] {
         assert!(out.contains(piece), "doctor output lacks {piece}:\n{out}");
     }
     if has_toolchain() {
@@ -106,7 +116,10 @@ fn oracle_without_gpu_is_exit_3_and_says_why() {
     }
     let oracle = Path::new(env!("CARGO_BIN_EXE_cudadent")).with_file_name("oracle");
     if !oracle.is_file() {
-        panic!("oracle binary not built beside cudadent ({}): run cargo test --workspace", oracle.display());
+        panic!(
+            "oracle binary not built beside cudadent ({}): run cargo test --workspace",
+            oracle.display()
+        );
     }
     let o = Command::new(&oracle)
         .args(["--config", "configs/canon_1.toml"])

@@ -51,7 +51,22 @@ pub struct GitState {
 
 /// Reads HEAD and dirtiness of the repository containing `dir`. Missing git, or no
 /// repository, gives `None`s: provenance is recorded where it exists, never invented.
+///
+/// A run from a copy of the tree without `.git` (the GPU machine gets one) takes them from
+/// `CUDADENT_GIT_COMMIT` and `CUDADENT_GIT_DIRTY` (`true`/`false`), which the script that
+/// made the copy read from the real repository.
 pub fn git_state(dir: &Path) -> GitState {
+    if let Ok(commit) = std::env::var("CUDADENT_GIT_COMMIT") {
+        if !commit.is_empty() {
+            let dirty = std::env::var("CUDADENT_GIT_DIRTY")
+                .ok()
+                .and_then(|d| d.parse().ok());
+            return GitState {
+                commit: Some(commit),
+                dirty,
+            };
+        }
+    }
     let commit = duct::cmd!("git", "rev-parse", "HEAD")
         .dir(dir)
         .stderr_null()

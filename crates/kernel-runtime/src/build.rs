@@ -87,10 +87,12 @@ pub fn nvcc_flags(manifest: &KernelManifest, arch: Arch, debug: bool) -> Vec<Str
         "-v".to_string(),
         "-std=c++17".to_string(),
     ];
-    let defines = manifest
-        .defines
-        .iter()
-        .chain(debug.then_some(&manifest.debug_defines).into_iter().flatten());
+    let defines = manifest.defines.iter().chain(
+        debug
+            .then_some(&manifest.debug_defines)
+            .into_iter()
+            .flatten(),
+    );
     flags.extend(defines.map(|d| format!("-D{d}")));
     flags
 }
@@ -137,10 +139,11 @@ pub fn build_kernel(
 
 /// The source and every local header it includes, recursively, as (path, bytes).
 fn source_closure(source: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, RuntimeError> {
-    let re = Regex::new(r#"(?m)^\s*#\s*include\s*"([^"]+)""#).map_err(|e| RuntimeError::ToolFailed {
-        command: "include scan".into(),
-        detail: e.to_string(),
-    })?;
+    let re =
+        Regex::new(r#"(?m)^\s*#\s*include\s*"([^"]+)""#).map_err(|e| RuntimeError::ToolFailed {
+            command: "include scan".into(),
+            detail: e.to_string(),
+        })?;
     let mut seen = BTreeSet::new();
     let mut stack = vec![source.to_path_buf()];
     let mut out = Vec::new();
@@ -165,7 +168,12 @@ fn source_closure(source: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, RuntimeError
     Ok(out)
 }
 
-fn cache_key(tc: &Toolchain, flags: &[String], inputs: &[(PathBuf, Vec<u8>)], source: &Path) -> String {
+fn cache_key(
+    tc: &Toolchain,
+    flags: &[String],
+    inputs: &[(PathBuf, Vec<u8>)],
+    source: &Path,
+) -> String {
     let mut material = Vec::new();
     material.extend_from_slice(b"cudadent-build-v1\0nvcc ");
     material.extend_from_slice(tc.version().as_bytes());
@@ -205,7 +213,11 @@ fn build_one(
     let command_file = entry.join("command.txt");
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| RuntimeError::Io { action, path, source }
+        move |source| RuntimeError::Io {
+            action,
+            path,
+            source,
+        }
     };
     if cubin.is_file() && ptx.is_file() && report.is_file() {
         let ptxas_report = std::fs::read_to_string(&report).map_err(io("read", &report))?;
@@ -234,10 +246,10 @@ fn build_one(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = opts
-        .cache_dir
-        .join(&manifest.name)
-        .join(format!(".tmp-{arch}-{variant}-{key}-{}", std::process::id()));
+    let tmp = opts.cache_dir.join(&manifest.name).join(format!(
+        ".tmp-{arch}-{variant}-{key}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
     let keep = tmp.join("keep");
     std::fs::create_dir_all(&keep).map_err(io("create", &keep))?;
@@ -283,7 +295,8 @@ fn build_one(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let kept_ptx = keep.join(format!("{src_stem}.ptx"));
-    std::fs::rename(&kept_ptx, tmp.join(format!("{stem}.ptx"))).map_err(io("move PTX", &kept_ptx))?;
+    std::fs::rename(&kept_ptx, tmp.join(format!("{stem}.ptx")))
+        .map_err(io("move PTX", &kept_ptx))?;
     std::fs::remove_dir_all(&keep).map_err(io("clean", &keep))?;
     std::fs::write(tmp.join(format!("{stem}.ptxas.txt")), &stderr).map_err(io("write", &tmp))?;
     std::fs::write(tmp.join("command.txt"), &command).map_err(io("write", &tmp))?;

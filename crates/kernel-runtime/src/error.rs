@@ -4,7 +4,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// A CUDA tool was not found anywhere discovery looks.
-    #[error("{tool} not found (looked in: {searched}); install the pinned toolchain with `{install}`")]
+    #[error(
+        "{tool} not found (looked in: {searched}); install the pinned toolchain with `{install}`"
+    )]
     ToolMissing {
         /// The tool (`nvcc`).
         tool: String,

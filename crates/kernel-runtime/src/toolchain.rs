@@ -82,11 +82,16 @@ impl Toolchain {
 
     /// cuobjdump, or the error that names the install command.
     pub fn require_cuobjdump(&self) -> Result<&Tool, RuntimeError> {
-        self.cuobjdump.as_ref().ok_or_else(|| RuntimeError::ToolMissing {
-            tool: "cuobjdump".into(),
-            searched: format!("{} and the places nvcc is looked for", self.root.join("bin").display()),
-            install: INSTALL_COMMAND,
-        })
+        self.cuobjdump
+            .as_ref()
+            .ok_or_else(|| RuntimeError::ToolMissing {
+                tool: "cuobjdump".into(),
+                searched: format!(
+                    "{} and the places nvcc is looked for",
+                    self.root.join("bin").display()
+                ),
+                install: INSTALL_COMMAND,
+            })
     }
 }
 
@@ -226,13 +231,17 @@ fn is_executable(p: &Path) -> bool {
 /// the running executable up, that holds both `Cargo.toml` and `kernels/`.
 pub fn repository_root() -> Option<PathBuf> {
     let looks_like_root = |d: &Path| d.join("Cargo.toml").is_file() && d.join("kernels").is_dir();
-    let from_cwd = std::env::current_dir()
-        .ok()
-        .and_then(|d| d.ancestors().find(|a| looks_like_root(a)).map(Path::to_path_buf));
+    let from_cwd = std::env::current_dir().ok().and_then(|d| {
+        d.ancestors()
+            .find(|a| looks_like_root(a))
+            .map(Path::to_path_buf)
+    });
     from_cwd.or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|e| e.ancestors().find(|a| looks_like_root(a)).map(Path::to_path_buf))
+        std::env::current_exe().ok().and_then(|e| {
+            e.ancestors()
+                .find(|a| looks_like_root(a))
+                .map(Path::to_path_buf)
+        })
     })
 }
 

@@ -28,7 +28,10 @@ fn repo() -> PathBuf {
 
 fn opts(cache: &Path) -> BuildOptions {
     BuildOptions {
-        archs: vec!["sm_80".parse::<Arch>().expect("arch"), "sm_90".parse().expect("arch")],
+        archs: vec![
+            "sm_80".parse::<Arch>().expect("arch"),
+            "sm_90".parse().expect("arch"),
+        ],
         debug: false,
         cache_dir: cache.to_path_buf(),
     }
@@ -36,8 +39,11 @@ fn opts(cache: &Path) -> BuildOptions {
 
 #[test]
 fn builds_cubin_ptx_and_report_then_hits_the_cache() {
-    let Some(tc) = toolchain_or_skip() else { return };
-    let m = KernelManifest::load(&repo().join("kernels/attention/fa_s512_v3.toml")).expect("manifest");
+    let Some(tc) = toolchain_or_skip() else {
+        return;
+    };
+    let m =
+        KernelManifest::load(&repo().join("kernels/attention/fa_s512_v3.toml")).expect("manifest");
     let cache = tempfile::tempdir().expect("tempdir");
     let first = build_kernel(&tc, &m, &opts(cache.path())).expect("build");
     assert_eq!(first.cubins.len(), 2);
@@ -46,12 +52,20 @@ fn builds_cubin_ptx_and_report_then_hits_the_cache() {
         assert!(std::fs::metadata(&c.cubin).expect("cubin").len() > 1000);
         let ptx = std::fs::read_to_string(&c.ptx).expect("ptx");
         assert!(ptx.contains(".entry fa_s512_v3_fwd"), "PTX lacks the entry");
-        assert!(c.ptxas_report.contains("Used") && c.ptxas_report.contains("registers"), "{}", c.ptxas_report);
+        assert!(
+            c.ptxas_report.contains("Used") && c.ptxas_report.contains("registers"),
+            "{}",
+            c.ptxas_report
+        );
         assert!(c.command.contains("-lineinfo"));
     }
     let t = Instant::now();
     let second = build_kernel(&tc, &m, &opts(cache.path())).expect("rebuild");
-    assert!(t.elapsed().as_millis() < 500, "cached rebuild took {:?}", t.elapsed());
+    assert!(
+        t.elapsed().as_millis() < 500,
+        "cached rebuild took {:?}",
+        t.elapsed()
+    );
     for (a, b) in first.cubins.iter().zip(&second.cubins) {
         assert!(b.cached);
         assert_eq!(a.sha256, b.sha256);
@@ -60,22 +74,34 @@ fn builds_cubin_ptx_and_report_then_hits_the_cache() {
 
 #[test]
 fn changed_define_is_a_different_cache_entry() {
-    let Some(tc) = toolchain_or_skip() else { return };
-    let m = KernelManifest::load(&repo().join("kernels/attention/fa_s512_v3.toml")).expect("manifest");
+    let Some(tc) = toolchain_or_skip() else {
+        return;
+    };
+    let m =
+        KernelManifest::load(&repo().join("kernels/attention/fa_s512_v3.toml")).expect("manifest");
     let cache = tempfile::tempdir().expect("tempdir");
     let release = build_kernel(&tc, &m, &opts(cache.path())).expect("build");
     let mut o = opts(cache.path());
     o.debug = true;
     let debug = build_kernel(&tc, &m, &o).expect("debug build");
-    assert!(!debug.cubins[0].cached, "a debug build must not reuse the release cubin");
+    assert!(
+        !debug.cubins[0].cached,
+        "a debug build must not reuse the release cubin"
+    );
     assert_ne!(release.cubins[0].cubin, debug.cubins[0].cubin);
 }
 
 #[test]
 fn compile_error_keeps_nvccs_diagnostics_and_is_bad_input() {
-    let Some(tc) = toolchain_or_skip() else { return };
+    let Some(tc) = toolchain_or_skip() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("broken.cu"), "extern \"C\" __global__ void k() { int x = ; }\n").expect("write");
+    std::fs::write(
+        dir.path().join("broken.cu"),
+        "extern \"C\" __global__ void k() { int x = ; }\n",
+    )
+    .expect("write");
     let manifest = r#"name = "broken"
 source = "broken.cu"
 entry = "k"
@@ -92,7 +118,10 @@ tensor_cores = false
     let err = build_kernel(&tc, &m, &opts(&dir.path().join("cache"))).expect_err("must fail");
     assert_eq!(err.exit_code(), 2);
     let msg = err.to_string();
-    assert!(msg.contains("broken.cu(1)"), "nvcc's own diagnostic missing: {msg}");
+    assert!(
+        msg.contains("broken.cu(1)"),
+        "nvcc's own diagnostic missing: {msg}"
+    );
     assert!(msg.contains("expected an expression"), "{msg}");
     assert!(msg.contains("-arch=sm_"), "command line missing: {msg}");
 }

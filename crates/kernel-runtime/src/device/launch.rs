@@ -58,7 +58,12 @@ impl LoadedKernel {
         let func = module
             .load_function(&manifest.entry)
             .map_err(|e| fail(&format!("find entry `{}`", manifest.entry), e))?;
-        let max_dyn = manifest.dynamic_shared_bytes.values().copied().max().unwrap_or(0);
+        let max_dyn = manifest
+            .dynamic_shared_bytes
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0);
         if max_dyn > 48 * 1024 {
             func.set_attribute(
                 CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
@@ -77,7 +82,27 @@ impl LoadedKernel {
 
     /// Enqueues one launch for `problem` on the GPU's stream without waiting. The launch
     /// call's own error is returned; execution errors surface at the next synchronise.
-    pub fn enqueue(&self, gpu: &Gpu, problem: &Problem, args: &AttentionArgs, config: &str) -> Result<(), RuntimeError> {
+    pub fn enqueue(
+        &self,
+        gpu: &Gpu,
+        problem: &Problem,
+        args: &AttentionArgs,
+        config: &str,
+    ) -> Result<(), RuntimeError> {
+        self.enqueue_on(&gpu.stream, problem, args, config)
+    }
+
+    /// [`LoadedKernel::enqueue`] on another stream of the same context (the bench times
+    /// on its own stream, because the legacy default stream cannot be captured into a
+    /// CUDA graph). Pointers are plain addresses, so nothing here waits on or records
+    /// cudarc's events: the call is safe to make while `stream` is capturing.
+    pub fn enqueue_on(
+        &self,
+        stream: &cudarc::driver::CudaStream,
+        problem: &Problem,
+        args: &AttentionArgs,
+        config: &str,
+    ) -> Result<(), RuntimeError> {
         let (grid, block, shared) = super::launch_geometry(&self.manifest, problem);
         let cfg = LaunchConfig {
             grid_dim: grid,
@@ -91,7 +116,7 @@ impl LoadedKernel {
             problem.head_dim as i32,
         );
         let causal = problem.causal as i32;
-        let mut launch = gpu.stream.launch_builder(&self.func);
+        let mut launch = stream.launch_builder(&self.func);
         launch
             .arg(&args.q)
             .arg(&args.k)
@@ -120,14 +145,22 @@ impl LoadedKernel {
 
     /// Launches once and waits: any launch or execution error (an illegal address, a
     /// trap) is returned naming kernel and config.
-    pub fn launch_and_wait(&self, gpu: &Gpu, problem: &Problem, args: &AttentionArgs, config: &str) -> Result<(), RuntimeError> {
+    pub fn launch_and_wait(
+        &self,
+        gpu: &Gpu,
+        problem: &Problem,
+        args: &AttentionArgs,
+        config: &str,
+    ) -> Result<(), RuntimeError> {
         self.enqueue(gpu, problem, args, config)?;
-        gpu.stream.synchronize().map_err(|e| RuntimeError::KernelFailed {
-            kernel: self.manifest.name.clone(),
-            config: config.to_string(),
-            op: "execution (synchronise after launch)".into(),
-            detail: e.to_string(),
-        })
+        gpu.stream
+            .synchronize()
+            .map_err(|e| RuntimeError::KernelFailed {
+                kernel: self.manifest.name.clone(),
+                config: config.to_string(),
+                op: "execution (synchronise after launch)".into(),
+                detail: e.to_string(),
+            })
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`RuntimeError::NoGpu`] instead. Buffers are raw `u16` (fp16 bits) allocations that
 //! may carry guard bands; the kernel sees a pointer past the leading guard.
 
+pub mod blas;
 mod launch;
 
 use std::sync::Arc;
@@ -80,7 +81,8 @@ impl Gpu {
                 "the driver sees {count} GPU(s); device {ordinal} was asked for"
             )));
         }
-        let ctx = CudaContext::new(ordinal).map_err(|e| RuntimeError::NoGpu(format!("cuCtxCreate: {e}")))?;
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| RuntimeError::NoGpu(format!("cuCtxCreate: {e}")))?;
         let stream = ctx.default_stream();
         let attr = |a| ctx.attribute(a).map_err(drv("cuDeviceGetAttribute"));
         let major = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)? as u32;
@@ -124,14 +126,24 @@ impl Gpu {
 
     /// Picks the cubin a device of this arch can run: the exact arch, else the newest
     /// built arch of the same major version that is not newer than the device.
-    pub fn pick_cubin<'a>(&self, built: &'a BuiltKernel) -> Result<&'a crate::build::BuiltCubin, RuntimeError> {
+    pub fn pick_cubin<'a>(
+        &self,
+        built: &'a BuiltKernel,
+    ) -> Result<&'a crate::build::BuiltCubin, RuntimeError> {
         let dev = self.info.arch;
         built
             .cubins
             .iter()
-            .filter(|c| c.arch.major == dev.major && c.arch.minor <= dev.minor && !c.arch.arch_specific)
+            .filter(|c| {
+                c.arch.major == dev.major && c.arch.minor <= dev.minor && !c.arch.arch_specific
+            })
             .max_by_key(|c| c.arch.minor)
-            .or_else(|| built.cubins.iter().find(|c| c.arch.number() == dev.number()))
+            .or_else(|| {
+                built
+                    .cubins
+                    .iter()
+                    .find(|c| c.arch.number() == dev.number())
+            })
             .ok_or_else(|| RuntimeError::Unsupported {
                 kernel: built.manifest.name.clone(),
                 detail: format!(
@@ -153,7 +165,10 @@ impl Gpu {
         if self.info.arch.number() < m.min_arch.number() {
             return Err(RuntimeError::Unsupported {
                 kernel: m.name.clone(),
-                detail: format!("needs {} or newer; this GPU is {}", m.min_arch, self.info.arch),
+                detail: format!(
+                    "needs {} or newer; this GPU is {}",
+                    m.min_arch, self.info.arch
+                ),
             });
         }
         let cubin = self.pick_cubin(built)?;
@@ -168,7 +183,10 @@ impl Gpu {
     /// Allocates a buffer of `guard + payload + guard` fp16 elements and fills it from
     /// `host` (whose length must be that total).
     pub fn upload(&self, host: &[u16], guard: usize) -> Result<DeviceBuffer, RuntimeError> {
-        let slice = self.stream.clone_htod(host).map_err(drv("allocate and copy to device"))?;
+        let slice = self
+            .stream
+            .clone_htod(host)
+            .map_err(drv("allocate and copy to device"))?;
         Ok(DeviceBuffer {
             payload: host.len().saturating_sub(2 * guard),
             guard,
@@ -181,15 +199,23 @@ impl Gpu {
         if host.len() != buf.slice.len() {
             return Err(RuntimeError::Driver {
                 op: "copy to device".into(),
-                detail: format!("host has {} elements, device buffer {}", host.len(), buf.slice.len()),
+                detail: format!(
+                    "host has {} elements, device buffer {}",
+                    host.len(),
+                    buf.slice.len()
+                ),
             });
         }
-        self.stream.memcpy_htod(host, &mut buf.slice).map_err(drv("copy to device"))
+        self.stream
+            .memcpy_htod(host, &mut buf.slice)
+            .map_err(drv("copy to device"))
     }
 
     /// Copies a whole buffer (guards included) back to the host.
     pub fn read(&self, buf: &DeviceBuffer) -> Result<Vec<u16>, RuntimeError> {
-        self.stream.clone_dtoh(&buf.slice).map_err(drv("copy to host"))
+        self.stream
+            .clone_dtoh(&buf.slice)
+            .map_err(drv("copy to host"))
     }
 
     /// Waits for all work on the stream.
@@ -236,7 +262,10 @@ pub fn parse_proc_driver_version(text: &str) -> Option<String> {
 }
 
 /// A manifest's launch geometry for a problem: grid, block and dynamic shared memory.
-pub fn launch_geometry(m: &KernelManifest, p: &cudadent_config::Problem) -> ((u32, u32, u32), (u32, u32, u32), u32) {
+pub fn launch_geometry(
+    m: &KernelManifest,
+    p: &cudadent_config::Problem,
+) -> ((u32, u32, u32), (u32, u32, u32), u32) {
     (
         (p.seq_len.div_ceil(m.block_m), p.heads, p.batch),
         (m.threads, 1, 1),

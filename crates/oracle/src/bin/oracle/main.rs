@@ -15,7 +15,11 @@ use clap::Parser;
 use cli_support::CommonArgs;
 
 #[derive(Debug, Parser)]
-#[command(name = "oracle", version, about = "Does the kernel compute attention? Checks it against fp64 on inputs built to break it")]
+#[command(
+    name = "oracle",
+    version,
+    about = "Does the kernel compute attention? Checks it against fp64 on inputs built to break it"
+)]
 /// Command line of `oracle`.
 pub struct Cli {
     #[command(flatten)]
@@ -37,7 +41,10 @@ pub struct Cli {
 fn main() -> std::process::ExitCode {
     cli_support::main_with("oracle", || {
         let cli = Cli::try_parse().map_err(|e| {
-            if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
                 let _ = e.print();
                 std::process::exit(0);
             }

@@ -76,7 +76,10 @@ pub fn sampled_heads(shape: &Shape, n: usize, seed: u64) -> Vec<(usize, usize)> 
     }
     picks.sort_unstable();
     picks.dedup();
-    picks.into_iter().map(|i| (i / shape.heads, i % shape.heads)).collect()
+    picks
+        .into_iter()
+        .map(|i| (i / shape.heads, i % shape.heads))
+        .collect()
 }
 
 #[cfg(test)]
@@ -91,6 +94,9 @@ mod tests {
         assert_eq!(a.len(), 4);
         assert_eq!(a[0], (0, 0));
         assert_eq!(*a.last().expect("non-empty"), (3, 15));
-        assert_eq!(sampled_heads(&Shape::new(1, 1, 8, 8, false), 4, 1), vec![(0, 0)]);
+        assert_eq!(
+            sampled_heads(&Shape::new(1, 1, 8, 8, false), 4, 1),
+            vec![(0, 0)]
+        );
     }
 }

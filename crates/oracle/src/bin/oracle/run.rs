@@ -98,7 +98,17 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             if dead.contains(&k.manifest.name) {
                 continue;
             }
-            let rec = match check_kernel(&gpu, k, &cfg, &shape, &inputs, check, &refs, gpu_ref.as_deref(), &rule) {
+            let rec = match check_kernel(
+                &gpu,
+                k,
+                &cfg,
+                &shape,
+                &inputs,
+                check,
+                &refs,
+                gpu_ref.as_deref(),
+                &rule,
+            ) {
                 Ok(r) => r,
                 Err(e) => {
                     // A launch that fails (illegal address, trap) leaves the context unusable.
@@ -116,31 +126,64 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     }
     let mut kernel_rows = Vec::new();
     for k in &judged {
-        let mine: Vec<&CheckRecord> = records.iter().filter(|r| r.kernel == k.manifest.name).collect();
+        let mine: Vec<&CheckRecord> = records
+            .iter()
+            .filter(|r| r.kernel == k.manifest.name)
+            .collect();
         let failed = mine.iter().filter(|r| !r.passed).count();
-        let worst = mine.iter().map(|r| r.max_abs_err).fold(0.0f64, |a, b| if b.is_nan() || a.is_nan() { f64::NAN } else { a.max(b) });
+        let worst = mine.iter().map(|r| r.max_abs_err).fold(0.0f64, |a, b| {
+            if b.is_nan() || a.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        });
         kernel_rows.push(KernelOutcome {
             kernel: k.manifest.name.clone(),
             checks: mine.len(),
             failed,
             max_abs_err: worst,
             passed: failed == 0 && !mine.is_empty(),
-            first_failure: mine.iter().find(|r| !r.passed).and_then(|r| r.reason.clone()),
+            first_failure: mine
+                .iter()
+                .find(|r| !r.passed)
+                .and_then(|r| r.reason.clone()),
         });
     }
     print_table(&out, &records);
     let all_pass = kernel_rows.iter().all(|k| k.passed);
     let (verdict, reason) = if cli.controls {
-        let missed: Vec<_> = kernel_rows.iter().filter(|k| k.passed).map(|k| k.kernel.clone()).collect();
+        let missed: Vec<_> = kernel_rows
+            .iter()
+            .filter(|k| k.passed)
+            .map(|k| k.kernel.clone())
+            .collect();
         if missed.is_empty() {
-            (GateVerdict::Pass, format!("all {} negative controls were caught", kernel_rows.len()))
+            (
+                GateVerdict::Pass,
+                format!("all {} negative controls were caught", kernel_rows.len()),
+            )
         } else {
-            (GateVerdict::Fail, format!("negative controls NOT caught: {}", missed.join(", ")))
+            (
+                GateVerdict::Fail,
+                format!("negative controls NOT caught: {}", missed.join(", ")),
+            )
         }
     } else if all_pass {
-        (GateVerdict::Pass, format!("{} kernels x {} checks passed", kernel_rows.len(), checks.len()))
+        (
+            GateVerdict::Pass,
+            format!(
+                "{} kernels x {} checks passed",
+                kernel_rows.len(),
+                checks.len()
+            ),
+        )
     } else {
-        let failing: Vec<_> = kernel_rows.iter().filter(|k| !k.passed).map(|k| k.kernel.clone()).collect();
+        let failing: Vec<_> = kernel_rows
+            .iter()
+            .filter(|k| !k.passed)
+            .map(|k| k.kernel.clone())
+            .collect();
         (GateVerdict::Fail, format!("failed: {}", failing.join(", ")))
     };
     let mut h = header("oracle", &cfg, started, started_at, verdict, reason.clone());
@@ -148,13 +191,23 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     h.device = Some(info.name.clone());
     h.driver_version = Some(info.driver_version.clone());
     h.toolkit_version = Some(tc.version().to_string());
-    h.kernels = built.iter().map(BuiltKernel::record).collect::<Vec<KernelRecord>>();
+    h.kernels = built
+        .iter()
+        .map(BuiltKernel::record)
+        .collect::<Vec<KernelRecord>>();
     let summary = Summary {
         header: h,
         mode: if cli.controls { "controls" } else { "suite" },
         shape,
         reference: if sampled {
-            format!("cpu_fp64 and fp16-order on sampled heads, gpu_fp32 ({}) on every element", cfg.kernels.reference.as_ref().map(|r| r.name.as_str()).unwrap_or("-"))
+            format!(
+                "cpu_fp64 and fp16-order on sampled heads, gpu_fp32 ({}) on every element",
+                cfg.kernels
+                    .reference
+                    .as_ref()
+                    .map(|r| r.name.as_str())
+                    .unwrap_or("-")
+            )
         } else {
             "cpu_fp64 and fp16-order on every element".into()
         },
@@ -164,10 +217,19 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         notes,
     };
     let dir = cli.common.gate_dir("oracle", &cfg.name);
-    let file = if cli.controls { "controls.json" } else { "summary.json" };
+    let file = if cli.controls {
+        "controls.json"
+    } else {
+        "summary.json"
+    };
     write_json_atomic(&dir.join(file), &summary).context("writing the oracle summary")?;
     out.summary(&summary)?;
-    out.line(format!("oracle {}: {} ({reason}) -> {}", cfg.name, verdict_word(verdict), dir.join(file).display()));
+    out.line(format!(
+        "oracle {}: {} ({reason}) -> {}",
+        cfg.name,
+        verdict_word(verdict),
+        dir.join(file).display()
+    ));
     Ok(match verdict {
         GateVerdict::Pass => exit::PASS,
         _ => exit::GATE_FAILED,
@@ -216,7 +278,13 @@ fn finite_or_string<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Err
 
 pub fn shape_of(cfg: &Config) -> Shape {
     let p = &cfg.problem;
-    Shape::new(p.batch as usize, p.heads as usize, p.seq_len as usize, p.head_dim as usize, p.causal)
+    Shape::new(
+        p.batch as usize,
+        p.heads as usize,
+        p.seq_len as usize,
+        p.head_dim as usize,
+        p.causal,
+    )
 }
 
 fn tolerance(cfg: &Config) -> Tolerance {
@@ -266,7 +334,10 @@ pub fn oracle_controls(dir: &Path, cfg: &Config) -> anyhow::Result<Vec<KernelMan
 /// The exact references for one check.
 enum References {
     /// fp64 and fp16-order over every element.
-    Full { exact: Vec<f64>, fp16_order: Vec<f64> },
+    Full {
+        exact: Vec<f64>,
+        fp16_order: Vec<f64>,
+    },
     /// The same over a few heads only, as a `[1, heads, S, D]` tensor.
     Sampled {
         heads: Vec<(usize, usize)>,
@@ -277,15 +348,22 @@ enum References {
 }
 
 impl References {
-    fn compute(shape: &Shape, inputs: &Inputs, check: &Check, sampled: bool) -> anyhow::Result<Self> {
+    fn compute(
+        shape: &Shape,
+        inputs: &Inputs,
+        check: &Check,
+        sampled: bool,
+    ) -> anyhow::Result<Self> {
         let bad = |e: oracle::OracleError| cli_support::bad_input(e.to_string());
         if !sampled {
-            let exact = oracle::attention_f64(shape, &inputs.q, &inputs.k, &inputs.v, check.scale).map_err(bad)?;
-            let fp16_order = oracle::attention_f16_order(shape, &inputs.q, &inputs.k, &inputs.v, check.scale)
-                .map_err(bad)?
-                .into_iter()
-                .map(f64::from)
-                .collect();
+            let exact = oracle::attention_f64(shape, &inputs.q, &inputs.k, &inputs.v, check.scale)
+                .map_err(bad)?;
+            let fp16_order =
+                oracle::attention_f16_order(shape, &inputs.q, &inputs.k, &inputs.v, check.scale)
+                    .map_err(bad)?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect();
             return Ok(References::Full { exact, fp16_order });
         }
         let heads = plan::sampled_heads(shape, 4, check.seed);
@@ -298,7 +376,12 @@ impl References {
             .into_iter()
             .map(f64::from)
             .collect();
-        Ok(References::Sampled { heads, shape: sub, exact, fp16_order })
+        Ok(References::Sampled {
+            heads,
+            shape: sub,
+            exact,
+            fp16_order,
+        })
     }
 }
 
@@ -370,7 +453,13 @@ impl Buffers {
 }
 
 /// One launch on fresh buffers without guard checks: the GPU reference's output.
-fn run_plain(gpu: &Gpu, k: &LoadedKernel, cfg: &Config, inputs: &Inputs, scale: f32) -> anyhow::Result<Vec<u16>> {
+fn run_plain(
+    gpu: &Gpu,
+    k: &LoadedKernel,
+    cfg: &Config,
+    inputs: &Inputs,
+    scale: f32,
+) -> anyhow::Result<Vec<u16>> {
     let mut bufs = Buffers::new(gpu, inputs, 0)?;
     bufs.refresh(gpu)?;
     k.launch_and_wait(gpu, &cfg.problem, &bufs.args(gpu, scale), &cfg.name)?;
@@ -402,8 +491,13 @@ fn check_kernel(
         let back = gpu.read(dev)?;
         let report = bufs.layout.check_canaries(&back);
         findings.canaries.push(BufferCanaries { buffer, report });
-        if let Some(i) = guard::inputs_unchanged(bufs.layout.payload(host), bufs.layout.payload(&back)) {
-            findings.inputs_modified.push(InputModified { buffer, first_index: i });
+        if let Some(i) =
+            guard::inputs_unchanged(bufs.layout.payload(host), bufs.layout.payload(&back))
+        {
+            findings.inputs_modified.push(InputModified {
+                buffer,
+                first_index: i,
+            });
         }
     }
     findings.canaries.push(BufferCanaries {
@@ -443,7 +537,12 @@ fn check_kernel(
             let verdict = rule.evaluate(&kr, &sr);
             CheckRecord::new(id, shape, &kr, &sr, &verdict, findings)
         }
-        References::Sampled { heads, shape: sub, exact, fp16_order } => {
+        References::Sampled {
+            heads,
+            shape: sub,
+            exact,
+            fp16_order,
+        } => {
             let got = gather_heads(shape, heads, &as_f16);
             let kr = rule.measure(sub, &got, exact).map_err(bad)?;
             let sr = rule.measure(sub, fp16_order, exact).map_err(bad)?;
@@ -476,7 +575,12 @@ fn check_kernel(
     Ok(rec)
 }
 
-fn failed_launch_record(k: &LoadedKernel, check: &Check, shape: &Shape, reason: String) -> CheckRecord {
+fn failed_launch_record(
+    k: &LoadedKernel,
+    check: &Check,
+    shape: &Shape,
+    reason: String,
+) -> CheckRecord {
     CheckRecord {
         kernel: k.manifest.name.clone(),
         trial: check.trial,
@@ -503,10 +607,17 @@ fn failed_launch_record(k: &LoadedKernel, check: &Check, shape: &Shape, reason: 
 
 /// `--single-launch`: exactly one launch of the first kernel, nothing else on the GPU,
 /// no guard bands (so memcheck's own padding sees small overruns).
-fn single_launch(gpu: &Gpu, cfg: &Config, built: &BuiltKernel, shape: &Shape, out: &Output) -> anyhow::Result<u8> {
+fn single_launch(
+    gpu: &Gpu,
+    cfg: &Config,
+    built: &BuiltKernel,
+    shape: &Shape,
+    out: &Output,
+) -> anyhow::Result<u8> {
     let k = gpu.load(built)?;
     let check = plan::checks(cfg)[0];
-    let inputs = oracle::generate(shape, check.distribution, check.seed).map_err(|e| cli_support::bad_input(e.to_string()))?;
+    let inputs = oracle::generate(shape, check.distribution, check.seed)
+        .map_err(|e| cli_support::bad_input(e.to_string()))?;
     let mut bufs = Buffers::new(gpu, &inputs, 0)?;
     bufs.refresh(gpu)?;
     k.launch_and_wait(gpu, &cfg.problem, &bufs.args(gpu, check.scale), &cfg.name)?;
@@ -548,9 +659,21 @@ fn print_table(out: &Output, records: &[CheckRecord]) {
             verdict: if r.passed {
                 "pass".into()
             } else {
-                format!("FAIL: {}", r.reason.as_deref().unwrap_or("").chars().take(110).collect::<String>())
+                format!(
+                    "FAIL: {}",
+                    r.reason
+                        .as_deref()
+                        .unwrap_or("")
+                        .chars()
+                        .take(110)
+                        .collect::<String>()
+                )
             },
         })
         .collect();
-    out.line(Table::new(rows).with(tabled::settings::Style::sharp()).to_string());
+    out.line(
+        Table::new(rows)
+            .with(tabled::settings::Style::sharp())
+            .to_string(),
+    );
 }

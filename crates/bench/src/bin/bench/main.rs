@@ -1,0 +1,100 @@
+//! The `bench` binary: times a config's kernels (cold and hot) against baselines and
+//! writes `artifacts/bench/<config>/summary.json`, `samples.json` and `samples.svg`;
+//! `bench compare OLD NEW` compares two runs.
+
+mod compare_cmd;
+mod run;
+mod sdpa;
+mod timing;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use cli_support::CommonArgs;
+
+/// Command line of `bench`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "Timings a kernel engineer can trust: cold (L2 flushed) and hot (CUDA graph) CUDA-event timings, checked outputs, baselines, comparisons"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Skip the PyTorch SDPA baselines.
+    #[arg(long)]
+    no_torch: bool,
+    /// Skip the cuBLAS baseline.
+    #[arg(long)]
+    no_cublas: bool,
+    /// Python interpreter for the SDPA baselines.
+    #[arg(long, default_value = "python3", value_name = "EXE")]
+    python: String,
+    /// The SDPA baseline script (default: scripts/sdpa_baseline.py of the repository).
+    #[arg(long, value_name = "PATH")]
+    sdpa_script: Option<PathBuf>,
+    /// Time only this mode (default: both).
+    #[arg(long, value_parser = ["cold", "hot"])]
+    mode: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare two runs (summary.json or samples.json files, or their folders):
+    /// FASTER / SLOWER / SAME / UNCLEAR per kernel and mode; exit 1 if anything is SLOWER.
+    Compare {
+        /// The old run.
+        old: PathBuf,
+        /// The new run.
+        new: PathBuf,
+        /// Compare runs from different GPUs anyway.
+        #[arg(long)]
+        allow_different_devices: bool,
+        /// Noise threshold (fraction); default: the config's bench.noise_threshold, else 0.01.
+        #[arg(long, value_name = "FRACTION")]
+        noise_threshold: Option<f64>,
+        /// Bootstrap seed.
+        #[arg(long, default_value_t = 20_261_125)]
+        seed: u64,
+        /// Bootstrap resamples.
+        #[arg(long, default_value_t = 2000)]
+        resamples: usize,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    cli_support::main_with("bench", || {
+        let cli = Cli::try_parse().map_err(|e| {
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            anyhow::Error::new(e)
+        })?;
+        match &cli.command {
+            Some(Command::Compare {
+                old,
+                new,
+                allow_different_devices,
+                noise_threshold,
+                seed,
+                resamples,
+            }) => compare_cmd::main(
+                &cli.common,
+                old,
+                new,
+                *allow_different_devices,
+                *noise_threshold,
+                *seed,
+                *resamples,
+            ),
+            None => run::main(&cli),
+        }
+    })
+}

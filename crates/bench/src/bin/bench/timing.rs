@@ -1,0 +1,194 @@
+//! Timing on the GPU with CUDA events: cold samples (L2 flushed by a memset of a buffer of
+//! at least twice the L2 before each sample; the start event is recorded after the flush,
+//! so the flush is not timed) and hot samples (a CUDA graph of N launches, or N launches
+//! back to back when a graph cannot be captured; per-launch time = sample / N).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use bench::{Sampler, StopReason, StopRule};
+use cudarc::driver::sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode};
+use cudarc::driver::{CudaEvent, CudaSlice, CudaStream};
+
+/// Work to time: enqueues one launch on the stream (may be captured into a graph).
+pub type Work<'a> = &'a dyn Fn(&Arc<CudaStream>) -> anyhow::Result<()>;
+/// Done before every sample, untimed (re-poisoning the output).
+pub type Before<'a> = &'a mut dyn FnMut(&Arc<CudaStream>) -> anyhow::Result<()>;
+
+/// Raw samples of one mode.
+pub struct Measured {
+    /// Per-launch times, us.
+    pub samples_us: Vec<f64>,
+    /// Why sampling stopped.
+    pub stop: StopReason,
+    /// Wall time spent sampling.
+    pub sampling_s: f64,
+    /// Launches per sample.
+    pub launches: u32,
+    /// `events`, `graph` or `back_to_back`.
+    pub method: &'static str,
+}
+
+/// Events, the flush buffer and the stream everything is timed on.
+pub struct Timer {
+    pub stream: Arc<CudaStream>,
+    flush: CudaSlice<u8>,
+    start: CudaEvent,
+    end: CudaEvent,
+}
+
+fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::Error {
+    move |e| anyhow::anyhow!("CUDA driver: {op} failed: {e}")
+}
+
+impl Timer {
+    /// A timer on `stream` with an L2 flush buffer of `flush_bytes`.
+    pub fn new(stream: Arc<CudaStream>, flush_bytes: usize) -> anyhow::Result<Self> {
+        let ctx = stream.context().clone();
+        let flush = stream
+            .alloc_zeros::<u8>(flush_bytes)
+            .map_err(drv("allocate the L2 flush buffer"))?;
+        let start = ctx
+            .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(drv("create event"))?;
+        let end = ctx
+            .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(drv("create event"))?;
+        Ok(Timer {
+            stream,
+            flush,
+            start,
+            end,
+        })
+    }
+
+    /// Flush bytes.
+    pub fn flush_bytes(&self) -> usize {
+        self.flush.len()
+    }
+
+    fn timed(&self, work: &dyn Fn(&Arc<CudaStream>) -> anyhow::Result<()>) -> anyhow::Result<f64> {
+        self.start
+            .record(&self.stream)
+            .map_err(drv("record start event"))?;
+        work(&self.stream)?;
+        self.end
+            .record(&self.stream)
+            .map_err(drv("record end event"))?;
+        let ms = self
+            .start
+            .elapsed_ms(&self.end)
+            .map_err(drv("synchronise on the end event"))?;
+        Ok(ms as f64 * 1000.0)
+    }
+
+    /// Times `work` once per sample with L2 flushed before each.
+    pub fn cold(
+        &mut self,
+        rule: &StopRule,
+        warmup: u32,
+        before: Before,
+        work: Work,
+    ) -> anyhow::Result<Measured> {
+        for _ in 0..warmup {
+            work(&self.stream)?;
+        }
+        self.stream
+            .synchronize()
+            .map_err(drv("synchronise after warm-up"))?;
+        let mut sampler = Sampler::new(*rule);
+        let t0 = Instant::now();
+        let stop = loop {
+            before(&self.stream)?;
+            self.stream
+                .memset_zeros(&mut self.flush)
+                .map_err(drv("flush L2 (memset)"))?;
+            let us = self.timed(work)?;
+            if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
+                break r;
+            }
+        };
+        Ok(Measured {
+            samples_us: sampler.into_samples(),
+            stop,
+            sampling_s: t0.elapsed().as_secs_f64(),
+            launches: 1,
+            method: "events",
+        })
+    }
+
+    /// Times `n` launches per sample: captured into a CUDA graph, or back to back when
+    /// capture fails (the reason is returned beside the samples).
+    pub fn hot(
+        &mut self,
+        rule: &StopRule,
+        warmup: u32,
+        n: u32,
+        before: Before,
+        work: Work,
+    ) -> anyhow::Result<(Measured, Option<String>)> {
+        let n = n.max(1);
+        let mut fallback = None;
+        let graph = match self.capture(n, work) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                fallback = Some(format!("{e:#}"));
+                None
+            }
+        };
+        let many = |s: &Arc<CudaStream>| -> anyhow::Result<()> {
+            match &graph {
+                Some(g) => g.launch().map_err(drv("launch CUDA graph")),
+                None => (0..n).try_for_each(|_| work(s)),
+            }
+        };
+        if let Some(g) = &graph {
+            g.upload().map_err(drv("upload CUDA graph"))?;
+        }
+        for _ in 0..warmup.div_ceil(n).max(1) {
+            many(&self.stream)?;
+        }
+        self.stream
+            .synchronize()
+            .map_err(drv("synchronise after warm-up"))?;
+        let mut sampler = Sampler::new(*rule);
+        let t0 = Instant::now();
+        let stop = loop {
+            before(&self.stream)?;
+            let us = self.timed(&many)? / n as f64;
+            if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
+                break r;
+            }
+        };
+        Ok((
+            Measured {
+                samples_us: sampler.into_samples(),
+                stop,
+                sampling_s: t0.elapsed().as_secs_f64(),
+                launches: n,
+                method: if graph.is_some() {
+                    "graph"
+                } else {
+                    "back_to_back"
+                },
+            },
+            fallback,
+        ))
+    }
+
+    fn capture(&self, n: u32, work: Work) -> anyhow::Result<cudarc::driver::CudaGraph> {
+        self.stream
+            .synchronize()
+            .map_err(drv("synchronise before capture"))?;
+        self.stream
+            .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+            .map_err(drv("begin graph capture"))?;
+        let captured = (0..n).try_for_each(|_| work(&self.stream));
+        let ended = self.stream.end_capture(CUgraphInstantiate_flags(0));
+        captured.context("enqueueing launches during graph capture")?;
+        ended
+            .map_err(drv("end graph capture"))?
+            .ok_or_else(|| anyhow::anyhow!("graph capture produced no graph"))
+    }
+}

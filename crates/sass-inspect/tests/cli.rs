@@ -1,0 +1,314 @@
+//! The real `sass-inspect` binary on the real kernels with the real pinned toolchain.
+//!
+//! Without a toolchain (nvcc and cuobjdump) these tests skip with a message, unless
+//! `CUDADENT_REQUIRE_TOOLCHAIN=1`, where they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether the toolchain is here; panics when it is required and absent.
+fn toolchain_present(test: &str) -> bool {
+    let found = kernel_runtime::toolchain::discover(None)
+        .map_err(|e| e.to_string())
+        .and_then(|tc| {
+            tc.require_cuobjdump()
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    match found {
+        Ok(()) => true,
+        Err(e) => {
+            if std::env::var("CUDADENT_REQUIRE_TOOLCHAIN").as_deref() == Ok("1") {
+                panic!("{test}: CUDADENT_REQUIRE_TOOLCHAIN=1 but no toolchain: {e}");
+            }
+            eprintln!("SKIPPED {test}: no CUDA toolchain here ({e})");
+            false
+        }
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let o = Command::new(env!("CARGO_BIN_EXE_sass-inspect"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run sass-inspect");
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn summary(out: &Path, config: &str) -> Value {
+    let p = out.join("stats").join(config).join("summary.json");
+    serde_json::from_str(&std::fs::read_to_string(&p).expect("summary.json")).expect("json")
+}
+
+fn inspection<'a>(v: &'a Value, kernel: &str, arch: &str) -> &'a Value {
+    v["inspections"]
+        .as_array()
+        .expect("inspections")
+        .iter()
+        .find(|i| i["kernel"] == kernel && i["arch"] == arch)
+        .unwrap_or_else(|| panic!("no inspection for {kernel} {arch}"))
+}
+
+const ARCHS: [&str; 3] = ["sm_80", "sm_89", "sm_90"];
+
+#[test]
+fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
+    if !toolchain_present("canon_3_passes_with_tensor_cores_in_fa_tc_only") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "--config",
+        "configs/canon_3.toml",
+        "--out",
+        s(tmp.path()),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let printed: Value = serde_json::from_str(&r.stdout).expect("--json prints the summary");
+    let v = summary(tmp.path(), "canon_3");
+    assert_eq!(printed["inspections"], v["inspections"]);
+    assert_eq!(v["tool"], "sass-inspect");
+    assert_eq!(v["verdict"], "pass");
+    assert!(v["device"].is_null());
+    assert!(v["toolkit_version"].is_string());
+    let stats = tmp.path().join("stats/canon_3");
+    for arch in ARCHS {
+        let tc = inspection(&v, "fa_tc", arch);
+        let n = tc["tensor_core_instructions"].as_u64().unwrap();
+        assert!(n > 0, "fa_tc {arch}: no tensor-core instructions: {tc}");
+        assert_eq!(tc["tensor_core_f32_accumulate"].as_u64(), Some(n), "{tc}");
+        assert_eq!(tc["verdict"], "pass");
+        let scalar = inspection(&v, "fa_s512_v3", arch);
+        assert_eq!(scalar["tensor_core_instructions"], 0, "{scalar}");
+        assert_eq!(scalar["verdict"], "pass");
+        let reference = inspection(&v, "attention_ref", arch);
+        assert_eq!(reference["role"], "reference");
+        for row in [tc, scalar, reference] {
+            for f in ["registers", "spill_stores", "spill_loads", "shared_bytes"] {
+                assert!(row[f].is_u64(), "{f} missing: {row}");
+            }
+            assert_eq!(row["spill_stores"], 0);
+            assert!(row["occupancy"]["blocks_per_sm"].as_u64().unwrap() > 0);
+            assert_eq!(row["lines_not_understood"]["ptxas"], 0);
+            assert_eq!(row["lines_not_understood"]["sass"], 0);
+        }
+        // The inspected cubin is the one the header records, and the excerpt says so.
+        let sha = tc["cubin_sha256"].as_str().unwrap();
+        let recorded = v["kernels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == "fa_tc")
+            .unwrap()["cubins"][arch]
+            .clone();
+        assert_eq!(recorded, sha);
+        let excerpt =
+            std::fs::read_to_string(stats.join(format!("fa_tc.{arch}.sass.txt"))).unwrap();
+        assert!(excerpt.contains(sha), "{excerpt}");
+        assert!(excerpt.contains("HMMA"), "{excerpt}");
+        assert_eq!(
+            excerpt.lines().filter(|l| l.contains("HMMA")).count() as u64,
+            n
+        );
+        let none =
+            std::fs::read_to_string(stats.join(format!("fa_s512_v3.{arch}.sass.txt"))).unwrap();
+        assert!(none.contains("# none:"), "{none}");
+        let ptxas = std::fs::read_to_string(stats.join(format!("fa_tc.{arch}.ptxas.txt"))).unwrap();
+        assert!(ptxas.contains("Used"), "{ptxas}");
+    }
+    // A second run compares against the first: nothing moved, still a pass.
+    let again = run(&["--config", "configs/canon_3.toml", "--out", s(tmp.path())]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("nothing moved"), "{}", again.stdout);
+    assert!(again.stdout.contains("fa_tc"), "{}", again.stdout);
+}
+
+#[test]
+fn fake_tensor_cores_fails_the_tensor_core_rule() {
+    if !toolchain_present("fake_tensor_cores_fails_the_tensor_core_rule") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "--config",
+        "configs/canon_3.toml",
+        "--kernel",
+        "kernels/selftest/fake_tensor_cores.toml",
+        "--out",
+        s(tmp.path()),
+    ]);
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("require_tensor_cores"), "{}", r.stdout);
+    let v = summary(tmp.path(), "canon_3");
+    assert_eq!(v["verdict"], "fail");
+    for arch in ARCHS {
+        let row = inspection(&v, "fake_tensor_cores", arch);
+        assert_eq!(row["verdict"], "fail");
+        let rules: Vec<&str> = row["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["rule"].as_str().unwrap())
+            .collect();
+        assert!(rules.contains(&"require_tensor_cores"), "{arch}: {rules:?}");
+        assert!(r
+            .stdout
+            .contains(&format!("fake_tensor_cores {arch}: require_tensor_cores")));
+    }
+}
+
+#[test]
+fn spills_registers_fails_on_spills_and_local_memory() {
+    if !toolchain_present("spills_registers_fails_on_spills_and_local_memory") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "--config",
+        "configs/canon_3.toml",
+        "--kernel",
+        "kernels/selftest/spills_registers.toml",
+        "--out",
+        s(tmp.path()),
+    ]);
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("max_spill_bytes"), "{}", r.stdout);
+    assert!(r.stdout.contains("allow_local_memory"), "{}", r.stdout);
+    let v = summary(tmp.path(), "canon_3");
+    for arch in ARCHS {
+        let row = inspection(&v, "spills_registers", arch);
+        assert!(row["spill_stores"].as_u64().unwrap() > 0, "{row}");
+        assert!(
+            row["local_memory_instructions"].as_u64().unwrap() > 0,
+            "{row}"
+        );
+        assert_eq!(row["verdict"], "fail");
+    }
+}
+
+#[test]
+fn a_register_increase_over_the_snapshot_fails_and_shows_old_to_new() {
+    if !toolchain_present("a_register_increase_over_the_snapshot_fails_and_shows_old_to_new") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let first = run(&[
+        "--config",
+        "configs/canon_3.toml",
+        "--out",
+        s(tmp.path()),
+        "--no-snapshot",
+    ]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let mut v = summary(tmp.path(), "canon_3");
+    let mut now = 0;
+    for i in v["inspections"].as_array_mut().unwrap() {
+        if i["kernel"] == "fa_tc" && i["arch"] == "sm_80" {
+            now = i["registers"].as_u64().unwrap();
+            i["registers"] = Value::from(now - 10);
+        }
+    }
+    assert!(now > 10);
+    let snap = tmp.path().join("snapshot.json");
+    std::fs::write(&snap, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let r = run(&[
+        "--config",
+        "configs/canon_3.toml",
+        "--out",
+        s(tmp.path()),
+        "--snapshot",
+        s(&snap),
+        "--junit",
+        s(&junit),
+    ]);
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let moved = format!("{} -> {now}", now - 10);
+    assert!(
+        r.stdout
+            .contains(&format!("fa_tc sm_80: registers: {moved}")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("{moved} !")),
+        "table cell: {}",
+        r.stdout
+    );
+    let after = summary(tmp.path(), "canon_3");
+    assert_eq!(after["verdict"], "fail");
+    assert_eq!(after["snapshot"]["passed"], false);
+    assert_eq!(inspection(&after, "fa_tc", "sm_80")["verdict"], "fail");
+    assert_eq!(inspection(&after, "fa_tc", "sm_89")["verdict"], "pass");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains(&moved.replace('>', "&gt;")), "{xml}");
+}
+
+#[test]
+fn an_unreadable_snapshot_is_bad_input() {
+    if !toolchain_present("an_unreadable_snapshot_is_bad_input") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nope.json");
+    let r = run(&[
+        "--config",
+        "configs/canon_3.toml",
+        "--out",
+        s(tmp.path()),
+        "--snapshot",
+        s(&missing),
+    ]);
+    assert_eq!(r.code, 2, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("snapshot"), "{}", r.stderr);
+}
+
+#[test]
+fn a_missing_toolchain_exits_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "--config",
+        "configs/canon_3.toml",
+        "--out",
+        s(tmp.path()),
+        "--cuda-root",
+        s(&tmp.path().join("no-cuda-here")),
+    ]);
+    assert_eq!(r.code, 3, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(r.stderr.starts_with("sass-inspect: error:"), "{}", r.stderr);
+}
+
+#[test]
+fn a_bad_config_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "--config",
+        "configs/no_such_config.toml",
+        "--out",
+        s(tmp.path()),
+    ]);
+    assert_eq!(r.code, 2, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+}

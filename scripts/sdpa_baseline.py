@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Times PyTorch scaled_dot_product_attention backends for cudadent's bench.
+
+Prints one JSON object on stdout:
+  {"torch": version, "device": name, "baselines": [{"name", "mode", "samples_us",
+   "stop_reason", "sampling_s", "launches_per_sample", "method", "max_abs_err"}],
+   "unavailable": [{"name", "reason"}]}
+Timing follows the bench's own method: CUDA events; cold samples flush L2 by writing
+(zero_) a buffer of at least twice the L2 before each sample, outside the timed region;
+hot samples replay a CUDA graph of N calls (back to back when capture fails). The
+stopping rule is the bench's: min samples and min time, then relative stdev below the
+target or a stable noise estimate, with a timeout. Each backend's output is checked
+against the math backend in fp32 before timing.
+"""
+import argparse
+import json
+import math
+import sys
+import time
+
+
+def stop_reason(samples, noise, elapsed, a):
+    if elapsed >= a.timeout:
+        return "timeout"
+    n = len(samples)
+    if n < a.min_samples or elapsed < a.min_time:
+        return None
+    if noise and noise[-1] < a.target_rel_stdev:
+        return "converged"
+    w = 64
+    if len(noise) >= w:
+        ys = noise[-w:]
+        xm = (w - 1) / 2
+        ym = sum(ys) / w
+        sxy = sum((i - xm) * (y - ym) for i, y in enumerate(ys))
+        sxx = sum((i - xm) ** 2 for i in range(w))
+        if ym > 0 and abs(sxy / sxx * (w - 1)) < 0.02 * ym:
+            return "noise_stable"
+    return None
+
+
+def rel_stdev(xs):
+    n = len(xs)
+    if n < 2:
+        return None
+    m = sum(xs) / n
+    v = sum((x - m) ** 2 for x in xs) / (n - 1)
+    return math.sqrt(v) / m if m else None
+
+
+def sample_loop(torch, a, before, timed, per):
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    samples, noise = [], []
+    t0 = time.monotonic()
+    while True:
+        before()
+        start.record()
+        timed()
+        end.record()
+        end.synchronize()
+        samples.append(start.elapsed_time(end) * 1000.0 / per)
+        r = rel_stdev(samples)
+        if r is not None:
+            noise.append(r)
+        why = stop_reason(samples, noise, time.monotonic() - t0, a)
+        if why:
+            return samples, why, time.monotonic() - t0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for k in ("batch", "heads", "seq_len", "head_dim", "warmup", "min_samples", "hot_launches", "l2_bytes", "seed"):
+        p.add_argument("--" + k.replace("_", "-"), dest=k, type=int, required=True)
+    for k in ("scale", "min_time", "timeout", "target_rel_stdev"):
+        p.add_argument("--" + k.replace("_", "-"), dest=k, type=float, required=True)
+    p.add_argument("--causal", type=int, default=0)
+    p.add_argument("--modes", default="cold,hot")
+    p.add_argument("--backends", default="flash,efficient,cudnn")
+    a = p.parse_args()
+
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    dev = torch.device("cuda")
+    torch.manual_seed(a.seed)
+    shape = (a.batch, a.heads, a.seq_len, a.head_dim)
+    q, k, v = (torch.randn(shape, device=dev, dtype=torch.float16) for _ in range(3))
+    causal = bool(a.causal)
+    with sdpa_kernel(SDPBackend.MATH):
+        ref = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal, scale=a.scale)
+    flush = torch.empty(max(2 * a.l2_bytes, 8 << 20), dtype=torch.uint8, device=dev)
+    backends = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
+    out = {"torch": torch.__version__, "device": torch.cuda.get_device_name(), "baselines": [], "unavailable": []}
+    for short in [b for b in a.backends.split(",") if b]:
+        name = "torch_sdpa_" + short
+        be = backends.get(short)
+        if be is None:
+            out["unavailable"].append({"name": name, "reason": "unknown backend"})
+            continue
+        try:
+            with sdpa_kernel(be):
+                call = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=a.scale)
+                o = call()
+                torch.cuda.synchronize()
+                err = (o.float() - ref).abs().max().item()
+                if not math.isfinite(err) or err > 2e-2:
+                    out["unavailable"].append({"name": name, "reason": f"wrong output: max abs err {err:.3e} vs the math backend"})
+                    continue
+                for _ in range(a.warmup):
+                    call()
+                torch.cuda.synchronize()
+                modes = a.modes.split(",")
+                if "cold" in modes:
+                    s, why, el = sample_loop(torch, a, lambda: flush.zero_(), call, 1)
+                    out["baselines"].append({"name": name, "mode": "cold", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": 1, "method": "events", "max_abs_err": err})
+                if "hot" in modes:
+                    n = max(1, a.hot_launches)
+                    method = "graph"
+                    try:
+                        side = torch.cuda.Stream()
+                        side.wait_stream(torch.cuda.current_stream())
+                        with torch.cuda.stream(side):
+                            for _ in range(3):
+                                call()
+                        torch.cuda.current_stream().wait_stream(side)
+                        g = torch.cuda.CUDAGraph()
+                        with torch.cuda.graph(g):
+                            for _ in range(n):
+                                call()
+                        g.replay()
+                        torch.cuda.synchronize()
+                        many = g.replay
+                    except Exception as e:  # capture unsupported for this backend
+                        method = "back_to_back"
+                        out["unavailable"].append({"name": name + " (graph)", "reason": f"graph capture failed, timed back to back: {e}"})
+
+                        def many():
+                            for _ in range(n):
+                                call()
+                    s, why, el = sample_loop(torch, a, lambda: None, many, n)
+                    out["baselines"].append({"name": name, "mode": "hot", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": n, "method": method, "max_abs_err": err})
+        except Exception as e:
+            out["unavailable"].append({"name": name, "reason": f"{type(e).__name__}: {e}".splitlines()[0][:300]})
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
