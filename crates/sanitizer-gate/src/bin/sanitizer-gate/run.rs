@@ -98,9 +98,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             Role::Control => (&control_cfg, control_cfg_path.as_path()),
         };
         let target = Target {
-            oracle: oracle.clone(),
-            config: run_cfg_path.to_path_buf(),
-            manifest: m.manifest_path.clone(),
+            oracle: relative_to_cwd(&oracle),
+            config: relative_to_cwd(run_cfg_path),
+            manifest: relative_to_cwd(&m.manifest_path),
             cuda_root: cli.common.cuda_root.clone(),
         };
         let args = sanitizer_args(*tool, cfg.sanitizer.padding_bytes, &target);
@@ -243,6 +243,18 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     out.line(format!("evidence: {}", cli_support::shown(&dir)));
     out.summary(&summary)?;
     Ok(verdict.exit_code())
+}
+
+/// `p` relative to the current directory where it lies below it, so that commands recorded
+/// in logs and summaries name repository paths, not where this machine keeps the checkout.
+fn relative_to_cwd(p: &Path) -> PathBuf {
+    let Ok(cwd) = std::env::current_dir() else {
+        return p.to_path_buf();
+    };
+    match absolute(p).strip_prefix(absolute(&cwd)) {
+        Ok(rel) if !rel.as_os_str().is_empty() => Path::new(".").join(rel),
+        _ => p.to_path_buf(),
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
