@@ -189,7 +189,7 @@ impl KernelManifest {
             ));
         }
         let threads = *raw.threads.get_ref();
-        if threads == 0 || threads > 1024 || threads % 32 != 0 {
+        if threads == 0 || threads > 1024 || !threads.is_multiple_of(32) {
             return Err(err(
                 raw.threads.span(),
                 "threads",
@@ -297,7 +297,7 @@ impl KernelManifest {
                 self.name, self.head_dims, problem.head_dim
             ));
         }
-        if problem.seq_len % self.seq_multiple != 0 {
+        if !problem.seq_len.is_multiple_of(self.seq_multiple) {
             return Some(format!(
                 "kernel `{}` needs S to be a multiple of {}, S={} is not",
                 self.name, self.seq_multiple, problem.seq_len
