@@ -73,6 +73,17 @@ for stage in "${stages[@]}"; do
     bench)
       for n in 1 2 3 4 5 6; do timed "bench.canon_$n" bench --config "configs/canon_$n.toml"; done
       ;;
+    variants)
+      # fa_tc against its variants (kernels/attention/variants), oracle then bench, into
+      # artifacts-variants/ (the committed evidence of the shipped kernels stays as it is).
+      ks=(--kernel kernels/attention/fa_tc.toml)
+      for v in kernels/attention/variants/*.toml; do ks+=(--kernel "$v"); done
+      for n in 1 2 3 4 5 6; do timed "variants.oracle.canon_$n" oracle --config "configs/canon_$n.toml" "${ks[@]}" --out artifacts-variants; done
+      grep -h -E "^oracle canon_" logs/variants.oracle.*.log >> "$summary"
+      for n in 3 2 6 4; do timed "variants.bench.canon_$n" bench --config "configs/canon_$n.toml" "${ks[@]}" --out artifacts-variants --no-cublas; done
+      for n in 3 2 6 4; do grep -E "fa_tc|sdpa_cudnn|sdpa_flash" "logs/variants.bench.canon_$n.log" | sed "s/^/canon_$n /" >> "$summary"; done
+      tar czf "$OUT/variants.tgz" artifacts-variants logs/variants.* 2>/dev/null
+      ;;
     verify3)
       # The main job end to end on canon_3, into its own folder (the evidence above stays).
       timed verify.canon_3 cudadent --config configs/canon_3.toml --out artifacts-verify verify

@@ -1,4 +1,8 @@
-// fa_tc_selfcheck.cu -- standalone host test for fa_tc_fwd (kernels/attention/fa_tc.cu).
+// fa_tc_selfcheck.cu -- standalone host test for the shipped fa_tc (kernels/attention/fa_tc.cu,
+// v5: entries fa_tc_fwd_d64 / fa_tc_fwd_d128, one per head dim, as fa_tc.toml's
+// [entry_by_head_dim]).  It includes fa_tc.cu, which includes variants/fa_tc_core.cuh.
+// (Until v5 it tested the single-entry v1, now variants/fa_tc_v1.cu: to test v1 again,
+// include that file and launch fa_tc_v1_fwd with 40960 / 81920 bytes.)
 //
 // Build (from the repository root):
 //   .toolchain/cuda/nvidia/cu13/bin/nvcc -arch=sm_90 -L.toolchain/cuda/nvidia/cu13/lib \
@@ -8,7 +12,7 @@
 //
 // For each case: random fp16 Q, K, V (uniform in [-mag, mag]), O poisoned with NaN and
 // surrounded by guard zones; launch exactly as the ABI says (grid (ceil(S/64), H, B),
-// 128 threads, dynamic shared memory as in fa_tc.toml); compare against an fp64 CPU
+// 128 threads, entry and dynamic shared memory per D as in fa_tc.toml); compare against an fp64 CPU
 // reference computed from the same fp16 inputs (all rows, or every 7th row for large
 // shapes); check NaNs, guard zones, and bitwise determinism over two launches.
 // Fails (exit 1) if max |O - ref| > 2e-2 or any other check fails.
@@ -36,8 +40,11 @@
         }                                                                                  \
     } while (0)
 
-// Must match [dynamic_shared_bytes] in fa_tc.toml.
-static int smem_bytes_for(int D) { return D == 64 ? 40960 : D == 128 ? 81920 : 0; }
+// Must match [dynamic_shared_bytes] and [entry_by_head_dim] in fa_tc.toml.
+static int smem_bytes_for(int D) { return D == 64 ? 57344 : D == 128 ? 81920 : 0; }
+typedef void (*fa_entry_t)(const __half*, const __half*, const __half*, __half*, int, int, int,
+                           int, float, int);
+static fa_entry_t entry_for(int D) { return D == 128 ? fa_tc_fwd_d128 : fa_tc_fwd_d64; }
 
 struct Case {
     int B, H, S, D, causal;
@@ -70,7 +77,8 @@ static bool run_case(const Case& c, unsigned seed) {
     CK(cudaMemcpy(dv, hv.data(), n * sizeof(__half), cudaMemcpyHostToDevice));
 
     const int smem = smem_bytes_for(c.D);
-    CK(cudaFuncSetAttribute(fa_tc_fwd, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    const fa_entry_t entry = entry_for(c.D);
+    CK(cudaFuncSetAttribute(entry, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     dim3 grid((c.S + 63) / 64, c.H, c.B), block(128, 1, 1);
 
     std::vector<__half> out[2];
@@ -81,7 +89,7 @@ static bool run_case(const Case& c, unsigned seed) {
         CK(cudaEventCreate(&e0));
         CK(cudaEventCreate(&e1));
         CK(cudaEventRecord(e0));
-        fa_tc_fwd<<<grid, block, smem>>>(dq, dk, dv, dO, c.B, c.H, c.S, c.D, c.scale, c.causal);
+        entry<<<grid, block, smem>>>(dq, dk, dv, dO, c.B, c.H, c.S, c.D, c.scale, c.causal);
         CK(cudaGetLastError());
         CK(cudaEventRecord(e1));
         CK(cudaDeviceSynchronize());

@@ -142,6 +142,21 @@ pub fn cannot_run(reason: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
+/// Parses the command line of a binary. `--help` and `--version` print and exit 0; any
+/// other parse error becomes a bad-input error (exit 2) with clap's own message.
+pub fn parse_args<T: clap::Parser>() -> anyhow::Result<T> {
+    T::try_parse().map_err(|e| {
+        if matches!(
+            e.kind(),
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+        ) {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        anyhow::Error::new(e)
+    })
+}
+
 /// Runs a binary's body: its `Ok(code)` is the exit code; an error prints
 /// `<tool>: error: <reason>` (with its causes) on stderr and exits with its mapped code.
 pub fn main_with(tool: &str, body: impl FnOnce() -> anyhow::Result<u8>) -> ExitCode {
@@ -244,3 +259,5 @@ pub fn shown(p: &Path) -> String {
         .and_then(|cwd| p.strip_prefix(cwd).ok().map(|r| r.display().to_string()))
         .unwrap_or_else(|| p.display().to_string())
 }
+
+pub mod ci;

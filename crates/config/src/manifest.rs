@@ -86,8 +86,14 @@ struct RawManifest {
     debug_defines: Vec<Spanned<String>>,
     #[serde(default = "no_shared")]
     dynamic_shared_bytes: Spanned<BTreeMap<String, u32>>,
+    #[serde(default = "no_entries")]
+    entry_by_head_dim: Spanned<BTreeMap<String, String>>,
     #[serde(default)]
     control: Option<Control>,
+}
+
+fn no_entries() -> Spanned<BTreeMap<String, String>> {
+    Spanned::new(0..0, BTreeMap::new())
 }
 
 fn no_shared() -> Spanned<BTreeMap<String, u32>> {
@@ -131,6 +137,9 @@ pub struct KernelManifest {
     pub debug_defines: Vec<String>,
     /// Dynamic shared memory per head dim, in bytes.
     pub dynamic_shared_bytes: BTreeMap<u32, u32>,
+    /// Optional per-head-dim entry symbols (`[entry_by_head_dim]`); a head dim absent here
+    /// launches `entry`.
+    pub entry_by_head_dim: BTreeMap<u32, String>,
     /// Present on negative controls.
     pub control: Option<Control>,
 }
@@ -242,6 +251,29 @@ impl KernelManifest {
             }
             dynamic_shared_bytes.insert(d, v);
         }
+        let mut entry_by_head_dim = BTreeMap::new();
+        for (k, v) in raw.entry_by_head_dim.get_ref() {
+            let key = format!("entry_by_head_dim.{k}");
+            let d: u32 = k
+                .parse()
+                .ok()
+                .filter(|d| head_dims.contains(d))
+                .ok_or_else(|| {
+                    err(
+                        raw.entry_by_head_dim.span(),
+                        &key,
+                        format!("`{k}` is not one of this kernel's head_dims {head_dims:?}"),
+                    )
+                })?;
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(err(
+                    raw.entry_by_head_dim.span(),
+                    &key,
+                    format!("`{v}` is not a C identifier"),
+                ));
+            }
+            entry_by_head_dim.insert(d, v.clone());
+        }
         let check_defines =
             |list: &[Spanned<String>], key: &str| -> Result<Vec<String>, ConfigError> {
                 list.iter()
@@ -280,6 +312,7 @@ impl KernelManifest {
             defines: check_defines(&raw.defines, "defines")?,
             debug_defines: check_defines(&raw.debug_defines, "debug_defines")?,
             dynamic_shared_bytes,
+            entry_by_head_dim,
             control: raw.control,
         })
     }
@@ -287,6 +320,26 @@ impl KernelManifest {
     /// Dynamic shared memory to launch with at head dim `d` (0 where the manifest says none).
     pub fn shared_bytes_for(&self, d: u32) -> u32 {
         self.dynamic_shared_bytes.get(&d).copied().unwrap_or(0)
+    }
+
+    /// The entry symbol to launch at head dim `d`: its `[entry_by_head_dim]` row, else
+    /// `entry`.
+    pub fn entry_for(&self, d: u32) -> &str {
+        self.entry_by_head_dim
+            .get(&d)
+            .map(String::as_str)
+            .unwrap_or(&self.entry)
+    }
+
+    /// Every distinct entry symbol: `entry` first, then the per-head-dim ones.
+    pub fn entries(&self) -> Vec<&str> {
+        let mut v = vec![self.entry.as_str()];
+        for e in self.entry_by_head_dim.values() {
+            if !v.contains(&e.as_str()) {
+                v.push(e.as_str());
+            }
+        }
+        v
     }
 
     /// Why this kernel cannot run `problem`, if it cannot.

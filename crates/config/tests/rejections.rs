@@ -87,6 +87,8 @@ fn rows() -> Vec<Row> {
         Row { what: "manifest missing source", config: good_c.clone(), manifest: m("source = \"k.cu\"", "source = \"gone.cu\""), file: "k.toml", line: Some(2), key: "source", words: &["gone.cu", "does not exist"] },
         Row { what: "manifest bad block size", config: good_c.clone(), manifest: m("threads = 128", "threads = 100"), file: "k.toml", line: Some(6), key: "threads", words: &["multiple of 32"] },
         Row { what: "manifest shared bytes for a dim it lacks", config: good_c.clone(), manifest: m("\"64\" = 1024", "\"96\" = 1024"), file: "k.toml", line: Some(13), key: "dynamic_shared_bytes.96", words: &["not one of this kernel's head_dims"] },
+        Row { what: "manifest entry for a dim it lacks", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[entry_by_head_dim]\n\"96\" = \"k_fwd_d96\"\n"), file: "k.toml", line: Some(16), key: "entry_by_head_dim.96", words: &["not one of this kernel's head_dims"] },
+        Row { what: "manifest per-dim entry not an identifier", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[entry_by_head_dim]\n\"64\" = \"k-fwd\"\n"), file: "k.toml", line: Some(16), key: "entry_by_head_dim.64", words: &["not a C identifier"] },
         Row { what: "manifest define with -D", config: good_c.clone(), manifest: m("tensor_cores = false", "tensor_cores = false\ndefines = [\"-DX=1\"]"), file: "k.toml", line: Some(12), key: "defines[0]", words: &["NAME or NAME=VALUE"] },
         Row { what: "manifest unknown abi", config: good_c.clone(), manifest: m("attention_fwd_v1", "attention_fwd_v2"), file: "k.toml", line: Some(4), key: "abi", words: &["attention_fwd_v2", "attention_fwd_v1"] },
         Row { what: "manifest unknown control gate", config: good_c, manifest: format!("{GOOD_MANIFEST}\n[control]\ngate = \"vibes\"\nexpect = \"x\"\n"), file: "k.toml", line: Some(17), key: "control.gate", words: &["vibes", "racecheck"] },
@@ -100,6 +102,18 @@ fn good_config_loads() {
     assert_eq!(cfg.kernels.under_test[0].shared_bytes_for(64), 1024);
     assert_eq!(cfg.kernels.under_test[0].shared_bytes_for(128), 0);
     assert_eq!(cfg.oracle.trials, 2, "absent [oracle] takes its defaults");
+}
+
+#[test]
+fn entry_by_head_dim_picks_the_entry_and_defaults_to_entry() {
+    let manifest = format!("{GOOD_MANIFEST}\n[entry_by_head_dim]\n\"128\" = \"k_fwd_d128\"\n");
+    let cfg = load(GOOD_CONFIG, &manifest).expect("per-dim entries must load");
+    let m = &cfg.kernels.under_test[0];
+    assert_eq!(m.entry_for(128), "k_fwd_d128");
+    assert_eq!(m.entry_for(64), "k_fwd", "a dim without a row launches `entry`");
+    assert_eq!(m.entries(), vec!["k_fwd", "k_fwd_d128"]);
+    let plain = load(GOOD_CONFIG, GOOD_MANIFEST).expect("good fixture");
+    assert_eq!(plain.kernels.under_test[0].entry_for(128), "k_fwd");
 }
 
 #[test]

@@ -44,17 +44,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     cli_support::main_with("cudadent", || {
-        let cli = Cli::try_parse().map_err(|e| {
-            // --help and --version are not errors.
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) {
-                let _ = e.print();
-                std::process::exit(0);
-            }
-            anyhow::Error::new(e)
-        })?;
+        let cli: Cli = cli_support::parse_args()?;
         match cli.command {
             Command::Verify(args) => verify::run(&cli.common, &args),
             Command::Doctor => doctor::run(&cli.common),

@@ -29,6 +29,8 @@ pub struct AttentionArgs {
 pub struct LoadedKernel {
     _module: Arc<CudaModule>,
     func: CudaFunction,
+    /// Functions of the manifest's `[entry_by_head_dim]` rows, by head dim.
+    func_by_head_dim: Vec<(u32, CudaFunction)>,
     /// The manifest.
     pub manifest: KernelManifest,
     /// Arch of the cubin that was loaded.
@@ -55,25 +57,35 @@ impl LoadedKernel {
             .ctx
             .load_module(Ptx::from_binary(bytes))
             .map_err(|e| fail("load cubin", e))?;
-        let func = module
-            .load_function(&manifest.entry)
-            .map_err(|e| fail(&format!("find entry `{}`", manifest.entry), e))?;
         let max_dyn = manifest
             .dynamic_shared_bytes
             .values()
             .copied()
             .max()
             .unwrap_or(0);
-        if max_dyn > 48 * 1024 {
-            func.set_attribute(
-                CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                max_dyn as i32,
-            )
-            .map_err(|e| fail("allow dynamic shared memory above 48 KiB", e))?;
-        }
+        let load_entry = |entry: &str| -> Result<CudaFunction, RuntimeError> {
+            let func = module
+                .load_function(entry)
+                .map_err(|e| fail(&format!("find entry `{entry}`"), e))?;
+            if max_dyn > 48 * 1024 {
+                func.set_attribute(
+                    CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    max_dyn as i32,
+                )
+                .map_err(|e| fail("allow dynamic shared memory above 48 KiB", e))?;
+            }
+            Ok(func)
+        };
+        let func = load_entry(&manifest.entry)?;
+        let func_by_head_dim = manifest
+            .entry_by_head_dim
+            .iter()
+            .map(|(&d, entry)| Ok((d, load_entry(entry)?)))
+            .collect::<Result<Vec<_>, RuntimeError>>()?;
         Ok(LoadedKernel {
             _module: module,
             func,
+            func_by_head_dim,
             manifest: manifest.clone(),
             arch,
             cubin_sha256,
@@ -116,7 +128,12 @@ impl LoadedKernel {
             problem.head_dim as i32,
         );
         let causal = problem.causal as i32;
-        let mut launch = stream.launch_builder(&self.func);
+        let func = self
+            .func_by_head_dim
+            .iter()
+            .find(|(dim, _)| *dim == problem.head_dim)
+            .map_or(&self.func, |(_, f)| f);
+        let mut launch = stream.launch_builder(func);
         launch
             .arg(&args.q)
             .arg(&args.k)
@@ -134,6 +151,8 @@ impl LoadedKernel {
         // 2. Each address points at a live allocation of at least B*H*S*D fp16 elements
         //    (the caller's `DeviceBuffer`s outlive the stream synchronisation that follows).
         // 3. Grid, block and dynamic shared memory come from the validated manifest.
+        // 4. `func` is the manifest's entry for this head dim (`entry_for`), every one of
+        //    which follows the same ABI.
         unsafe { launch.launch(cfg) }.map_err(|e| RuntimeError::KernelFailed {
             kernel: self.manifest.name.clone(),
             config: config.to_string(),

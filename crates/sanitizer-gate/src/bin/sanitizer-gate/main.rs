@@ -56,16 +56,7 @@ pub struct Cli {
 
 fn main() -> std::process::ExitCode {
     cli_support::main_with("sanitizer-gate", || {
-        let cli = Cli::try_parse().map_err(|e| {
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) {
-                let _ = e.print();
-                std::process::exit(0);
-            }
-            anyhow::Error::new(e)
-        })?;
+        let cli: Cli = cli_support::parse_args()?;
         run::main(&cli)
     })
 }

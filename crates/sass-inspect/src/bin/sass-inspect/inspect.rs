@@ -166,13 +166,19 @@ pub struct Context<'a> {
 /// Inspects one built cubin.
 pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, RuntimeError> {
     let m = cx.manifest;
+    // The entry that runs at this config's head dim (a manifest may map head dims to
+    // their own entries): that is the function whose resources and SASS matter.
+    let entry = m.entry_for(cx.head_dim).to_string();
     let arch = cubin.arch.to_string();
     let (sass_text, sass_cached) = dump_sass(cx.cuobjdump, cubin, cx.sass_cache)?;
-    let ptx_text = std::fs::read_to_string(&cubin.ptx).map_err(|source| RuntimeError::Io {
+    // Lossy, like cuobjdump's output: a stray non-UTF-8 byte (a comment, a path in a
+    // `.file` directive) costs one replaced character, not the whole inspection.
+    let ptx_bytes = std::fs::read(&cubin.ptx).map_err(|source| RuntimeError::Io {
         action: "read",
         path: cubin.ptx.clone(),
         source,
     })?;
+    let ptx_text = String::from_utf8_lossy(&ptx_bytes);
 
     let ptxas = parse_ptxas(&cubin.ptxas_report);
     let sass = parse_sass(&sass_text);
@@ -184,16 +190,16 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
     };
 
     let usage = ptxas
-        .function(&m.entry, Some(&arch))
-        .or_else(|| ptxas.function(&m.entry, None))
+        .function(&entry, Some(&arch))
+        .or_else(|| ptxas.function(&entry, None))
         .cloned()
         .unwrap_or_else(|| ResourceUsage {
-            function: m.entry.clone(),
+            function: entry.clone(),
             ..ResourceUsage::default()
         });
     let function = sass
-        .function(&m.entry, Some(&arch))
-        .or_else(|| sass.function(&m.entry, None));
+        .function(&entry, Some(&arch))
+        .or_else(|| sass.function(&entry, None));
     let (sass_census, tc_lines) = match function {
         Some(f) => (census(&f.instructions), tensor_core_lines(&f.instructions)),
         None => (Census::default(), Vec::new()),
@@ -229,7 +235,7 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
             message: format!(
                 "{} {arch}: sass_entry_present: entry `{}` not found in the cuobjdump SASS of {} (functions: {})",
                 m.name,
-                m.entry,
+                entry,
                 cubin.cubin.display(),
                 sass.functions
                     .iter()
@@ -264,7 +270,7 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
         kernel: m.name.clone(),
         arch,
         role: cx.role,
-        entry: m.entry.clone(),
+        entry: entry.clone(),
         cubin_sha256: cubin.sha256.clone(),
         registers: usage.registers,
         spill_stores: usage.spill_stores_bytes,
