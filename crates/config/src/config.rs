@@ -26,9 +26,16 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// Elements in one of Q, K, V, O.
+    /// Elements in one of Q, K, V, O; `u64::MAX` where the product does not fit in 64 bits
+    /// (four `u32` can reach 2^128: a plain product would panic in debug and wrap in
+    /// release, letting a huge shape pass the 32-bit index check).
     pub fn elements(&self) -> u64 {
-        self.batch as u64 * self.heads as u64 * self.seq_len as u64 * self.head_dim as u64
+        u64::try_from(self.elements_exact()).unwrap_or(u64::MAX)
+    }
+
+    /// Elements in one of Q, K, V, O, exact for any four `u32`.
+    fn elements_exact(&self) -> u128 {
+        self.batch as u128 * self.heads as u128 * self.seq_len as u128 * self.head_dim as u128
     }
 
     /// The default softmax scale, 1/sqrt(D).
@@ -410,7 +417,7 @@ impl Config {
                 "problem",
                 format!(
                     "B*H*S*D = {} elements overflows the ABI's 32-bit indices (at most {MAX_ELEMENTS})",
-                    problem.elements()
+                    problem.elements_exact()
                 ),
             ));
         }

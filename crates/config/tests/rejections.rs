@@ -110,7 +110,11 @@ fn entry_by_head_dim_picks_the_entry_and_defaults_to_entry() {
     let cfg = load(GOOD_CONFIG, &manifest).expect("per-dim entries must load");
     let m = &cfg.kernels.under_test[0];
     assert_eq!(m.entry_for(128), "k_fwd_d128");
-    assert_eq!(m.entry_for(64), "k_fwd", "a dim without a row launches `entry`");
+    assert_eq!(
+        m.entry_for(64),
+        "k_fwd",
+        "a dim without a row launches `entry`"
+    );
     assert_eq!(m.entries(), vec!["k_fwd", "k_fwd_d128"]);
     let plain = load(GOOD_CONFIG, GOOD_MANIFEST).expect("good fixture");
     assert_eq!(plain.kernels.under_test[0].entry_for(128), "k_fwd");

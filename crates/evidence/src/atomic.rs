@@ -1,12 +1,119 @@
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::EvidenceError;
+
+/// An advisory lock on an artifact directory, held until dropped.
+///
+/// An exclusive `flock` on the directory itself (no lock file to list, skip or leave
+/// behind). Every [`write_atomic`] takes it around its critical section (clean stale
+/// temporaries, write, rename), so that concurrent writers of one directory, threads or
+/// processes, never trample each other's temporaries; a tool that writes several files
+/// that belong together can hold it across all of them with [`lock_dir`]. Advisory: it
+/// orders cudadent's writers only. The kernel releases it when the process dies.
+#[derive(Debug)]
+pub struct DirLock {
+    dir: fs::File,
+    path: PathBuf,
+}
+
+impl DirLock {
+    /// The locked directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.dir.unlock();
+    }
+}
+
+/// Creates `dir` if needed and takes its exclusive advisory lock, waiting for the holder.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, EvidenceError> {
+    let err = |action: &'static str| {
+        let path = dir.to_path_buf();
+        move |source| EvidenceError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    fs::create_dir_all(dir).map_err(err("create directory"))?;
+    let f = fs::File::open(dir).map_err(err("open directory"))?;
+    f.lock().map_err(err("lock directory"))?;
+    Ok(DirLock {
+        dir: f,
+        path: dir.to_path_buf(),
+    })
+}
+
+/// The temporary file name for `file_name`: `.{file_name}.{pid}.{n}.tmp`, unique per
+/// process and call, so that two threads writing one path never share a temporary.
+fn temp_name(file_name: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(".{file_name}.{}.{n}.tmp", std::process::id())
+}
+
+/// The writer's PID in a temporary name written by [`write_atomic`] (this version's
+/// `.{name}.{pid}.{n}.tmp` or the older `.{name}.{pid}.tmp`), or None for other files.
+fn temp_owner(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = inner.rsplitn(3, '.');
+    let last = parts.next()?;
+    let before = parts.next()?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(last) {
+        return None;
+    }
+    match parts.next() {
+        // `.{name}.{pid}.{n}.tmp`
+        Some(name) if all_digits(before) && !name.is_empty() => before.parse().ok(),
+        // `.{name}.{pid}.tmp`
+        _ if !before.is_empty() => last.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether process `pid` is alive. Where `/proc` is absent nothing is known: alive.
+fn pid_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Removes the temporaries that writers killed mid-write left in `dir` (their PID is
+/// gone; or it is ours, which under the directory lock means an earlier process that had
+/// our PID). Returns how many were removed. Call with the directory lock held.
+pub fn clean_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let me = std::process::id();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = temp_owner(&name.to_string_lossy()) else {
+            continue;
+        };
+        let is_file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_file && (pid == me || !pid_alive(pid)) && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
 
 /// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk,
 /// then renamed over `path`. Readers see either the old file or the new one, never a part.
 /// Parent directories are created as needed.
+///
+/// Under the directory's lock ([`lock_dir`]), it first removes temporaries that killed
+/// writers left behind ([`clean_stale_temporaries`]), so an interrupted run's debris is
+/// gone after the next run writes there.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
     let io = |action: &'static str, p: &Path| {
         let p = p.to_path_buf();
@@ -20,18 +127,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+    let _lock = lock_dir(dir)?;
+    clean_stale_temporaries(dir);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".to_string());
     // A leading dot and a `.tmp` suffix: artifact-check and MANIFEST listing skip these.
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(temp_name(&file_name));
     let result = (|| {
         let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
         f.write_all(bytes).map_err(io("write", &tmp))?;
         f.sync_all().map_err(io("sync", &tmp))?;
-        fs::rename(&tmp, path).map_err(io("rename", path))
+        fs::rename(&tmp, path).map_err(io("rename", path))?;
+        // Make the rename itself durable; a failure here loses nothing already renamed.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -65,6 +178,66 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(left, vec![std::ffi::OsString::from("summary.json")]);
+    }
+
+    #[test]
+    fn temp_names_are_recognised_with_their_writer() {
+        assert_eq!(temp_owner(".summary.json.123.7.tmp"), Some(123));
+        assert_eq!(temp_owner(".summary.json.123.tmp"), Some(123));
+        assert_eq!(temp_owner(".a.b.c.json.42.0.tmp"), Some(42));
+        assert_eq!(temp_owner(&temp_name("x.json")), Some(std::process::id()));
+        for other in [
+            "summary.json",
+            ".summary.json",
+            ".x.tmp",
+            "..1.tmp",
+            ".x.abc.tmp",
+            "x.1.tmp",
+        ] {
+            assert_eq!(temp_owner(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_writers_are_removed_live_ones_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A child that has exited: its PID is free (or reused much later).
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let dead = child.id();
+        child.wait().expect("wait");
+        let stale = dir.path().join(format!(".summary.json.{dead}.0.tmp"));
+        let stale_old_form = dir.path().join(format!(".a.txt.{dead}.tmp"));
+        let live = dir.path().join(".summary.json.1.0.tmp"); // PID 1 is always alive
+        let unrelated = dir.path().join(".keep.tmp");
+        for p in [&stale, &stale_old_form, &live, &unrelated] {
+            fs::write(p, b"{\"half\": ").expect("plant");
+        }
+        write_atomic(&dir.path().join("summary.json"), b"{}").expect("write");
+        assert!(
+            !stale.exists() && !stale_old_form.exists(),
+            "stale temporaries remain"
+        );
+        assert!(live.exists(), "a live writer's temporary was removed");
+        assert!(unrelated.exists(), "a file not ours was removed");
+        assert_eq!(
+            fs::read(dir.path().join("summary.json")).expect("read"),
+            b"{}"
+        );
+    }
+
+    #[test]
+    fn lock_dir_excludes_a_second_holder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = lock_dir(dir.path()).expect("lock");
+        let again = fs::File::open(dir.path()).expect("open");
+        assert!(matches!(
+            again.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
+        drop(held);
+        again.try_lock().expect("free after drop");
     }
 
     #[test]

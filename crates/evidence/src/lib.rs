@@ -12,7 +12,7 @@ mod atomic;
 mod header;
 mod provenance;
 
-pub use atomic::{write_atomic, write_json_atomic};
+pub use atomic::{clean_stale_temporaries, lock_dir, write_atomic, write_json_atomic, DirLock};
 pub use header::{Header, KernelRecord, Verdict, SCHEMA_VERSION};
 pub use provenance::{git_state, now_rfc3339, sha256_bytes, sha256_file, GitState};
 

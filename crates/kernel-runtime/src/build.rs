@@ -192,6 +192,18 @@ fn cache_key(
     sha256_bytes(&material)[..24].to_string()
 }
 
+/// The first character of `arg` that nvcc's driver would let its shell act on, if any.
+///
+/// nvcc runs its sub-tools (cicc, ptxas ...) through a shell and quotes their arguments
+/// only partly: with nvcc 13.0, `-DX=$(cmd)1`, a backtick pair or a source file named
+/// `a$(cmd).cu` runs `cmd` (checked on the pinned toolchain), while `;`, `|` and quotes
+/// stay quoted. A manifest may come from anywhere on disk, so its defines and source
+/// name are refused here, before nvcc sees them: `$`, backtick, backslash, control bytes.
+pub fn nvcc_shell_hazard(arg: &str) -> Option<char> {
+    arg.chars()
+        .find(|&c| matches!(c, '$' | '`' | '\\') || c.is_control())
+}
+
 fn build_one(
     tc: &Toolchain,
     manifest: &KernelManifest,
@@ -200,6 +212,25 @@ fn build_one(
     inputs: &[(PathBuf, Vec<u8>)],
 ) -> Result<BuiltCubin, RuntimeError> {
     let flags = nvcc_flags(manifest, arch, opts.debug);
+    let source_name = manifest
+        .source_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for arg in flags.iter().chain([&source_name]) {
+        if let Some(c) = nvcc_shell_hazard(arg) {
+            return Err(RuntimeError::CompileFailed {
+                kernel: manifest.name.clone(),
+                arch: arch.to_string(),
+                command: format!("{} {} {source_name}", tc.nvcc.path.display(), flags.join(" ")),
+                status: "not run".into(),
+                stderr: format!(
+                    "refused: `{arg}` contains {c:?}, which nvcc's internal shell would expand \
+                     (defines and source file names may not contain `$`, backticks, backslashes or control characters)"
+                ),
+            });
+        }
+    }
     let key = cache_key(tc, &flags, inputs, &manifest.source_path);
     let variant = if opts.debug { "debug" } else { "release" };
     let entry = opts
