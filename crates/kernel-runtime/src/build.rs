@@ -175,16 +175,20 @@ fn cache_key(
     source: &Path,
 ) -> String {
     let mut material = Vec::new();
-    material.extend_from_slice(b"cudadent-build-v1\0nvcc ");
+    // v2: sources are staged (see `stage_sources`); v1 cubins were built in the checkout.
+    material.extend_from_slice(b"cudadent-build-v2\0nvcc ");
     material.extend_from_slice(tc.version().as_bytes());
     for f in flags {
         material.push(0);
         material.extend_from_slice(f.as_bytes());
     }
-    let base = source.parent().unwrap_or(Path::new("."));
-    for (p, bytes) in inputs {
+    let rels = match layout(inputs, source) {
+        Ok((_, rels)) => rels,
+        // Unresolvable paths fail the build right after; the key only needs to be stable.
+        Err(_) => inputs.iter().map(|(p, _)| p.clone()).collect(),
+    };
+    for (rel, (_, bytes)) in rels.iter().zip(inputs) {
         material.push(0);
-        let rel = p.strip_prefix(base).unwrap_or(p);
         material.extend_from_slice(rel.to_string_lossy().as_bytes());
         material.push(0);
         material.extend_from_slice(sha256_bytes(bytes).as_bytes());
@@ -263,15 +267,12 @@ fn build_one(
             command,
         });
     }
-    // nvcc runs in the source's folder on the bare file name, so the line info embedded in
-    // the cubin names `fa_tc.cu`, not a path of this machine: the same input gives the same
-    // cubin bytes on every machine with the same nvcc.
-    let src_dir = manifest
-        .source_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    // nvcc runs on the bare file name in a staged copy of the sources at a path that depends
+    // only on the build key. With -lineinfo the cubin records the compilation directory: built
+    // in the checkout, the same source gave different cubin bytes in two checkouts (seen: this
+    // repository and a clean clone in CI). Staged, the same input gives the same bytes on
+    // every machine with the same nvcc, and the line info names `fa_tc.cu`, not a local path.
+    let src_dir = stage_sources(inputs, &manifest.source_path, &key)?;
     let src_name = manifest
         .source_path
         .file_name()
@@ -342,6 +343,79 @@ fn build_one(
         cached: false,
         command,
     })
+}
+
+/// Where sources are staged for nvcc: a fixed path, so that builds are reproducible.
+const STAGING_ROOT: &str = "/tmp/cudadent-nvcc";
+
+/// Copies the source and its local includes to `STAGING_ROOT/<key>/`, keeping their
+/// layout relative to their deepest common folder, and returns the folder that holds the
+/// staged source. The key hashes their contents, so an existing staging folder is reused.
+fn stage_sources(
+    inputs: &[(PathBuf, Vec<u8>)],
+    source: &Path,
+    key: &str,
+) -> Result<PathBuf, RuntimeError> {
+    let (source_rel_dir, rels) = layout(inputs, source)?;
+    let root = Path::new(STAGING_ROOT).join(key);
+    for (rel, (_, bytes)) in rels.iter().zip(inputs) {
+        let dest = root.join(rel);
+        if std::fs::read(&dest).ok().as_deref() == Some(bytes.as_slice()) {
+            continue;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| RuntimeError::Io {
+                action: "create staging folder",
+                path: parent.to_path_buf(),
+                source: e,
+            })?;
+        }
+        // Each build thread has its own key (the arch is part of it), so no two writers
+        // share a staged file; a leftover from a killed build is simply rewritten.
+        std::fs::write(&dest, bytes).map_err(|e| RuntimeError::Io {
+            action: "stage",
+            path: dest.clone(),
+            source: e,
+        })?;
+    }
+    Ok(root.join(source_rel_dir))
+}
+
+/// The inputs' paths relative to their deepest common folder (after resolving `..` and
+/// links), and the source's folder relative to it: the layout that is the same in every
+/// checkout.
+fn layout(
+    inputs: &[(PathBuf, Vec<u8>)],
+    source: &Path,
+) -> Result<(PathBuf, Vec<PathBuf>), RuntimeError> {
+    let canon = |p: &Path| {
+        std::fs::canonicalize(p).map_err(|e| RuntimeError::Io {
+            action: "resolve",
+            path: p.to_path_buf(),
+            source: e,
+        })
+    };
+    let paths: Vec<PathBuf> = inputs
+        .iter()
+        .map(|(p, _)| canon(p))
+        .collect::<Result<_, _>>()?;
+    let source = canon(source)?;
+    let mut base = source.parent().unwrap_or(Path::new("/")).to_path_buf();
+    while !paths.iter().all(|p| p.starts_with(&base)) {
+        if !base.pop() {
+            break;
+        }
+    }
+    let rels = paths
+        .iter()
+        .map(|p| p.strip_prefix(&base).unwrap_or(p).to_path_buf())
+        .collect();
+    let source_rel_dir = source
+        .parent()
+        .and_then(|d| d.strip_prefix(&base).ok())
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    Ok((source_rel_dir, rels))
 }
 
 fn hash(p: &Path) -> Result<String, RuntimeError> {

@@ -125,3 +125,36 @@ tensor_cores = false
     assert!(msg.contains("expected an expression"), "{msg}");
     assert!(msg.contains("-arch=sm_"), "command line missing: {msg}");
 }
+
+#[test]
+fn the_same_sources_in_two_checkouts_give_identical_cubins() {
+    // With -lineinfo nvcc records the compilation directory; built in place, a clean clone
+    // produced different cubin bytes than the working checkout. The build stages sources at
+    // a path that depends only on their content, so the bytes must not depend on where the
+    // checkout lives.
+    let Some(tc) = toolchain_or_skip() else {
+        return;
+    };
+    let mut hashes = Vec::new();
+    for _ in 0..2 {
+        let checkout = tempfile::tempdir().expect("tempdir");
+        let dir = checkout.path().join("kernels/selftest");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for f in ["drops_key.cu", "drops_key.toml", "common.cuh"] {
+            std::fs::copy(repo().join("kernels/selftest").join(f), dir.join(f)).expect("copy");
+        }
+        let m = KernelManifest::load(&dir.join("drops_key.toml")).expect("manifest");
+        let built = build_kernel(&tc, &m, &opts(&checkout.path().join("cache"))).expect("build");
+        hashes.push(
+            built
+                .cubins
+                .iter()
+                .map(|c| c.sha256.clone())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        hashes[0], hashes[1],
+        "cubin bytes depend on the checkout's path"
+    );
+}
