@@ -44,9 +44,6 @@ struct CheckFlags {
     /// (default: the repository this is run in).
     #[arg(long, global = true, value_name = "DIR")]
     repo: Option<PathBuf>,
-    /// Write a JUnit XML report (one test case per check) to FILE.
-    #[arg(long, global = true, value_name = "FILE")]
-    junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,15 +159,16 @@ fn check(cli: &Cli, out: &Output, dir: &Path, matrix: &Matrix, repo: &Path) -> a
             ""
         }
     ));
-    if let Some(path) = &cli.check.junit {
-        render::junit(&o).write(path)?;
-    }
     cli_support::ci::append_step_summary(&render::markdown(
         &o,
         matrix,
         fresh,
         &dir.display().to_string(),
     ))?;
+    // The common --junit flag (one test case per check).
+    if let Some(path) = &cli.common.junit {
+        render::junit(&o).write(path)?;
+    }
     out.summary(&serde_json::json!({
         "tool": "artifact-check",
         "tool_version": env!("CARGO_PKG_VERSION"),

@@ -218,6 +218,33 @@ fn compare_cli_exit_codes() {
     let v: serde_json::Value =
         serde_json::from_str(&out).expect("--json prints only JSON on stdout");
     assert_eq!(v["rows"][0]["call"], "SLOWER");
+    // --junit: one case per set x mode, each failing as SLOWER.
+    let tmp = tempfile::tempdir().unwrap();
+    let junit = tmp.path().join("compare.xml");
+    let (code, out, err) = bench(&[
+        "compare",
+        "base.json",
+        "slower5.json",
+        "--noise-threshold",
+        "0.01",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let r = cli_support::ci::read_junit(&std::fs::read_to_string(&junit).unwrap())
+        .expect("valid JUnit");
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!((r.tests(), r.failures()), (rows.len(), rows.len()));
+    for row in rows {
+        let name = format!(
+            "{} {}",
+            row["name"].as_str().unwrap(),
+            row["mode"].as_str().unwrap()
+        );
+        let case = r.case("bench.compare", &name).expect("a case per row");
+        assert!(case.failure.as_ref().unwrap().0.starts_with("SLOWER: p50"));
+        assert_eq!(case.property("call"), Some("SLOWER"));
+    }
     let (code, _, err) = bench(&[
         "compare",
         "missing.json",

@@ -1,5 +1,5 @@
 //! What every cudadent binary shares, so that the tools behave alike: the common flags
-//! (`--config`, `--out`, `--json`, `--quiet`, `--kernel`, `--cuda-root`), the exit codes
+//! (`--config`, `--out`, `--json`, `--quiet`, `--kernel`, `--cuda-root`, `--junit`), the exit codes
 //! of DESIGN.md as named constants, the one function that maps an error to an exit code,
 //! and the output layer (the only place that prints to stdout).
 //!
@@ -54,6 +54,10 @@ pub struct CommonArgs {
     /// CUDA toolkit root (its bin/ has nvcc); overrides discovery.
     #[arg(long, global = true, value_name = "DIR")]
     pub cuda_root: Option<PathBuf>,
+    /// Also write a JUnit XML report (one test case per kernel x config x check) to FILE,
+    /// after the summary.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 impl CommonArgs {

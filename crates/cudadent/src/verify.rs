@@ -1,6 +1,6 @@
 //! `cudadent verify`: build, then every gate in order, then one table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -85,6 +85,9 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
     let t0 = Instant::now();
     let mut rows = Vec::new();
     let mut codes = Vec::new();
+    // --junit: each gate writes its own report beside ours; ours has a case per stage.
+    let mut junit = cli_support::ci::Junit::new("verify");
+    let suite = format!("verify.{}", cfg.name);
 
     // The build is a stage of its own: every gate loads the cubins it leaves in the cache.
     if wanted("build") || GATES.iter().any(|g| wanted(g.0)) {
@@ -115,6 +118,10 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
             ),
         });
         codes.push(exit::PASS);
+        junit.push(
+            &suite,
+            cli_support::ci::Case::pass("build").detail(&rows[rows.len() - 1].detail),
+        );
     }
 
     for &(gate, binary) in GATES {
@@ -126,12 +133,22 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
             "[{:>6.1}s] {gate}: running {binary}",
             t0.elapsed().as_secs_f64()
         ));
-        let (code, detail) = run_gate(common, binary)?;
+        let gate_junit = common.junit.as_deref().map(|p| gate_junit_path(p, binary));
+        let (code, detail) = run_gate(common, binary, gate_junit.as_deref())?;
         out.progress(format!(
             "[{:>6.1}s] {gate}: {} ({detail})",
             t0.elapsed().as_secs_f64(),
             verdict_word(code)
         ));
+        let case = match code {
+            exit::PASS => cli_support::ci::Case::pass(gate),
+            exit::CANNOT_RUN => cli_support::ci::Case::skipped(gate, detail.as_str()),
+            _ => cli_support::ci::Case::fail(
+                gate,
+                format!("{binary}: {} (exit {code}): {detail}", verdict_word(code)),
+            ),
+        };
+        junit.push(&suite, case.property("exit", code));
         rows.push(Row {
             gate: gate.into(),
             verdict: verdict_word(code).into(),
@@ -140,6 +157,9 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
             detail,
         });
         codes.push(code);
+    }
+    if let Some(path) = &common.junit {
+        junit.write(path)?;
     }
     out.line(format!(
         "config {} ({:.1}s)",
@@ -159,9 +179,27 @@ pub fn run(common: &CommonArgs, args: &VerifyArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// Runs one gate binary with the common flags; returns its exit code and the last line
-/// of its stderr (its one-line reason) or "ok".
-fn run_gate(common: &CommonArgs, binary: &str) -> anyhow::Result<(u8, String)> {
+/// Where a gate's own JUnit report goes under `verify --junit FILE`: beside FILE, the
+/// gate's binary name before the extension (`ci/verify.xml` -> `ci/verify.oracle.xml`).
+fn gate_junit_path(file: &Path, binary: &str) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "junit".into());
+    let name = match file.extension() {
+        Some(ext) => format!("{stem}.{binary}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{binary}"),
+    };
+    file.with_file_name(name)
+}
+
+/// Runs one gate binary with the common flags (and its own `--junit` file, if any);
+/// returns its exit code and the last line of its stderr (its one-line reason) or "ok".
+fn run_gate(
+    common: &CommonArgs,
+    binary: &str,
+    junit: Option<&Path>,
+) -> anyhow::Result<(u8, String)> {
     let exe = match sibling(binary) {
         Ok(p) => p,
         Err(e) => return Ok((exit::CANNOT_RUN, e.to_string())),
@@ -182,6 +220,10 @@ fn run_gate(common: &CommonArgs, binary: &str) -> anyhow::Result<(u8, String)> {
     }
     if common.quiet {
         argv.push("--quiet".into());
+    }
+    if let Some(j) = junit {
+        argv.push("--junit".into());
+        argv.push(j.display().to_string());
     }
     // The gate's own output goes straight to our stderr/stdout; we keep its stderr tail.
     let o = duct::cmd(&exe, &argv)

@@ -15,6 +15,7 @@ fn cudadent(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_cudadent"))
         .args(args)
         .current_dir(repo())
+        .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .expect("run cudadent");
     (
@@ -95,17 +96,44 @@ fn verify_without_gpu_builds_then_reports_gpu_gates_not_run() {
         return;
     }
     let out_dir = tempfile::tempdir().expect("tempdir");
+    let junit = out_dir.path().join("ci/verify.xml");
     let (code, out, err) = cudadent(&[
         "--config",
         "configs/canon_1.toml",
         "--out",
         out_dir.path().to_str().expect("utf8"),
+        "--junit",
+        junit.to_str().expect("utf8"),
         "verify",
     ]);
     assert_eq!(code, 3, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("build") && out.contains("pass"), "{out}");
     assert!(out.contains("not run"), "{out}");
     assert!(err.contains("no CUDA driver"), "{err}");
+    // --junit: a case per stage (GPU gates skipped, not passed), and each gate that ran
+    // wrote its own report beside it.
+    let read = |p: &Path| {
+        cli_support::ci::read_junit(&std::fs::read_to_string(p).expect("junit written"))
+            .expect("valid JUnit")
+    };
+    let r = read(&junit);
+    let stages: Vec<(&str, bool, bool)> = r
+        .cases()
+        .map(|(_, c)| (c.name.as_str(), c.failure.is_some(), c.skipped.is_some()))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("build", false, false),
+            ("inspect", false, false),
+            ("oracle", false, true),
+            ("sanitizer", false, true),
+            ("bench", false, true),
+        ]
+    );
+    let inspect = read(&out_dir.path().join("ci/verify.sass-inspect.xml"));
+    assert_eq!(inspect.suites[0].name, "sass-inspect.canon_1");
+    assert!(inspect.tests() > 1 && inspect.failures() == 0);
 }
 
 #[test]

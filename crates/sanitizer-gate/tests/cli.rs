@@ -19,7 +19,12 @@ fn repo() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o: Output = bin().args(args).output().expect("run sanitizer-gate");
+    // A CI runner's own job summary must not collect the tests' tables.
+    let o: Output = bin()
+        .args(args)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("run sanitizer-gate");
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -55,6 +60,85 @@ fn from_log_passes_a_clean_run_and_says_the_control_is_not_rechecked() {
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("fa_s512_v3 under memcheck: PASS"), "{out}");
     assert!(out.contains("control is not re-checked"), "{out}");
+}
+
+#[test]
+fn from_log_writes_junit_and_the_job_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit = dir.path().join("junit/from-log.xml");
+    let step_summary = dir.path().join("step_summary.md");
+    std::fs::write(&step_summary, "# earlier step\n").expect("write");
+    let log = fixture("memcheck_demo_debug.doc-example.log");
+    let o = bin()
+        .args([
+            "--from-log",
+            s(&log),
+            "--tool",
+            "memcheck",
+            "--kernel-name",
+            "memcheck_demo",
+            "--json",
+            "--junit",
+            s(&junit),
+        ])
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
+        .output()
+        .expect("run sanitizer-gate");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let errors = v["errors"].as_u64().expect("errors");
+    assert!(errors > 0, "{v}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    let r = cli_support::ci::read_junit(&xml).expect("valid JUnit");
+    assert_eq!(r.suites.len(), 1);
+    assert_eq!(r.suites[0].name, "sanitizer-gate.from-log");
+    assert_eq!((r.tests(), r.failures()), (1, 1));
+    let case = r
+        .case("sanitizer-gate.from-log", "memcheck_demo memcheck")
+        .expect("one case: kernel x tool");
+    let (message, _) = case.failure.as_ref().expect("fails");
+    assert_eq!(
+        message,
+        &format!("fail: {}", v["reason"].as_str().expect("reason"))
+    );
+    assert_eq!(case.property("errors"), Some(errors.to_string().as_str()));
+    let md = std::fs::read_to_string(&step_summary).expect("step summary");
+    assert!(md.starts_with("# earlier step\n"), "{md}");
+    assert!(
+        md.contains(&format!(
+            "### sanitizer-gate --from-log `{}`: FAIL",
+            s(&log)
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains("| kernel | memcheck errors | verdict |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("| memcheck_demo | {errors}, fail | fail |")),
+        "{md}"
+    );
+
+    // A caught control passes: its case passes and says so.
+    let log = fixture("racecheck_block_error.doc-example.log");
+    let (code, out, err) = run(&[
+        "--from-log",
+        s(&log),
+        "--tool",
+        "racecheck",
+        "--control",
+        "--junit",
+        s(&junit),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r = cli_support::ci::read_junit(&std::fs::read_to_string(&junit).expect("junit"))
+        .expect("valid JUnit");
+    assert_eq!((r.tests(), r.failures()), (1, 0));
+    let (_, case) = r.cases().next().expect("one case");
+    assert!(case.name.ends_with(" (control) racecheck"), "{}", case.name);
+    assert_eq!(case.property("caught"), Some("true"));
 }
 
 #[test]

@@ -40,11 +40,19 @@ struct Run {
 }
 
 fn run(args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_sass-inspect"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run sass-inspect");
+    run_with_step_summary(args, None)
+}
+
+/// Runs sass-inspect with `$GITHUB_STEP_SUMMARY` set to `step_summary`, or unset (a CI
+/// runner's own would otherwise collect the tests' tables).
+fn run_with_step_summary(args: &[&str], step_summary: Option<&Path>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sass-inspect"));
+    cmd.args(args).current_dir(repo());
+    match step_summary {
+        Some(p) => cmd.env("GITHUB_STEP_SUMMARY", p),
+        None => cmd.env_remove("GITHUB_STEP_SUMMARY"),
+    };
+    let o = cmd.output().expect("run sass-inspect");
     Run {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -78,16 +86,63 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let r = run(&[
-        "--config",
-        "configs/canon_3.toml",
-        "--out",
-        s(tmp.path()),
-        "--json",
-    ]);
+    let junit = tmp.path().join("ci/junit.xml");
+    let step_summary = tmp.path().join("step_summary.md");
+    std::fs::write(&step_summary, "earlier step\n").unwrap();
+    let r = run_with_step_summary(
+        &[
+            "--config",
+            "configs/canon_3.toml",
+            "--out",
+            s(tmp.path()),
+            "--json",
+            "--junit",
+            s(&junit),
+        ],
+        Some(&step_summary),
+    );
     assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     let printed: Value = serde_json::from_str(&r.stdout).expect("--json prints the summary");
     let v = summary(tmp.path(), "canon_3");
+    // JUnit: one case per kernel x arch plus the snapshot case, none failing; the
+    // figures ride along as properties.
+    let report = cli_support::ci::read_junit(&std::fs::read_to_string(&junit).unwrap())
+        .expect("valid JUnit");
+    let rows = v["inspections"].as_array().unwrap().len();
+    assert_eq!(rows, 3 * ARCHS.len());
+    assert_eq!(report.suites.len(), 1);
+    assert_eq!(report.suites[0].name, "sass-inspect.canon_3");
+    assert_eq!((report.tests(), report.failures()), (rows + 1, 0));
+    for arch in ARCHS {
+        let case = report
+            .case("sass-inspect.canon_3", &format!("fa_tc.{arch}"))
+            .expect("fa_tc case");
+        assert_eq!(case.classname, "sass-inspect.canon_3");
+        let tc = inspection(&v, "fa_tc", arch);
+        assert_eq!(
+            case.property("tensor_core_instructions"),
+            Some(tc["tensor_core_instructions"].to_string().as_str())
+        );
+        assert_eq!(
+            case.property("registers"),
+            Some(tc["registers"].to_string().as_str())
+        );
+    }
+    assert!(report.case("sass-inspect.canon_3", "snapshot").is_some());
+    // The job summary: appended after what was there, one row per kernel x arch.
+    let md = std::fs::read_to_string(&step_summary).unwrap();
+    assert!(md.starts_with("earlier step\n"), "{md}");
+    assert!(md.contains("### sass-inspect `canon_3`: PASS"), "{md}");
+    let fa_tc_90 = inspection(&v, "fa_tc", "sm_90");
+    let line = format!(
+        "| canon_3 | fa_tc | sm_90 | {} | 0/0 | {} | pass |",
+        fa_tc_90["registers"], fa_tc_90["tensor_core_instructions"]
+    );
+    assert!(md.contains(&line), "{line} not in:\n{md}");
+    assert_eq!(
+        md.lines().filter(|l| l.starts_with("| canon_3 |")).count(),
+        rows
+    );
     assert_eq!(printed["inspections"], v["inspections"]);
     assert_eq!(v["tool"], "sass-inspect");
     assert_eq!(v["verdict"], "pass");
@@ -151,6 +206,7 @@ fn fake_tensor_cores_fails_the_tensor_core_rule() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    let junit = tmp.path().join("junit.xml");
     let r = run(&[
         "--config",
         "configs/canon_3.toml",
@@ -158,8 +214,25 @@ fn fake_tensor_cores_fails_the_tensor_core_rule() {
         "kernels/selftest/fake_tensor_cores.toml",
         "--out",
         s(tmp.path()),
+        "--junit",
+        s(&junit),
     ]);
     assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let report = cli_support::ci::read_junit(&std::fs::read_to_string(&junit).unwrap())
+        .expect("valid JUnit");
+    for arch in ARCHS {
+        let case = report
+            .case("sass-inspect.canon_3", &format!("fake_tensor_cores.{arch}"))
+            .expect("a case per arch");
+        let (message, _) = case.failure.as_ref().expect("the control's case fails");
+        assert!(message.contains("require_tensor_cores"), "{message}");
+    }
+    let ref_cases = report
+        .cases()
+        .filter(|(_, c)| c.name.starts_with("attention_ref."))
+        .count();
+    assert_eq!(ref_cases, ARCHS.len());
+    assert_eq!(report.failures(), ARCHS.len(), "only the control fails");
     assert!(r.stdout.contains("require_tensor_cores"), "{}", r.stdout);
     let v = summary(tmp.path(), "canon_3");
     assert_eq!(v["verdict"], "fail");
@@ -265,6 +338,18 @@ fn a_register_increase_over_the_snapshot_fails_and_shows_old_to_new() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("failures=\"1\""), "{xml}");
     assert!(xml.contains(&moved.replace('>', "&gt;")), "{xml}");
+    // Read back: only the snapshot case fails, its body naming the move.
+    let report = cli_support::ci::read_junit(&xml).expect("valid JUnit");
+    assert_eq!(report.failures(), 1, "{xml}");
+    let snap_case = report
+        .case("sass-inspect.canon_3", "snapshot")
+        .expect("snapshot case");
+    let (message, body) = snap_case.failure.as_ref().expect("snapshot case fails");
+    assert_eq!(message, "snapshot regression");
+    assert!(
+        body.contains(&format!("fa_tc sm_80: registers: {moved}")),
+        "{body}"
+    );
 }
 
 #[test]

@@ -70,6 +70,9 @@ pub fn main(
         out.line(format!("not compared: {u}"));
     }
     out.summary(&report).context("printing the comparison")?;
+    if let Some(path) = &common.junit {
+        crate::ci::junit_compare(&report).write(path)?;
+    }
     let slower: Vec<String> = report
         .rows
         .iter()

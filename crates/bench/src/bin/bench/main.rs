@@ -2,6 +2,7 @@
 //! writes `artifacts/bench/<config>/summary.json`, `samples.json` and `samples.svg`;
 //! `bench compare OLD NEW` compares two runs.
 
+mod ci;
 mod compare_cmd;
 mod run;
 mod sdpa;

@@ -786,23 +786,45 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     };
     write_json_atomic(&dir.join("samples.json"), &samples_file).context("writing samples.json")?;
     write_json_atomic(&dir.join("summary.json"), &summary).context("writing summary.json")?;
+    // CI outputs, after the summary: the job summary's table, then the JUnit report.
+    let kernel_names: Vec<String> = loaded.iter().map(|k| k.manifest.name.clone()).collect();
+    let ci_run = crate::ci::Run {
+        config: &cfg.name,
+        kernels: &kernel_names,
+        modes: &modes,
+        results: &summary.results,
+        correctness: &summary.correctness,
+        speedups: &summary.speedups,
+    };
+    cli_support::ci::append_step_summary(&crate::ci::markdown(
+        &ci_run,
+        verdict_word(verdict),
+        &reason,
+    ))?;
+    if let Some(path) = &cli.common.junit {
+        crate::ci::junit(&ci_run).write(path)?;
+    }
     out.line(bench::render::run_table(&summary));
     for n in &summary.notes {
         out.line(format!("note: {n}"));
     }
     out.summary(&summary)?;
-    let word = match verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error => "ERROR",
-    };
     out.line(format!(
-        "bench {}: {word} ({reason}) -> {}",
+        "bench {}: {} ({reason}) -> {}",
         cfg.name,
+        verdict_word(verdict),
         dir.join("summary.json").display()
     ));
     Ok(match verdict {
         Verdict::Pass => exit::PASS,
         _ => exit::GATE_FAILED,
     })
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
+    }
 }

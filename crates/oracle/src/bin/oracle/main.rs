@@ -6,6 +6,7 @@
 //! one input set and nothing else on the GPU (the sanitizer gate's target); `--controls`,
 //! the suite over the oracle's negative controls (kernels/selftest), each of which must fail.
 
+mod ci;
 mod plan;
 mod run;
 

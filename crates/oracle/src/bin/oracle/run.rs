@@ -223,6 +223,27 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         "summary.json"
     };
     write_json_atomic(&dir.join(file), &summary).context("writing the oracle summary")?;
+    // CI outputs, after the summary: the job summary's table, then the JUnit report.
+    cli_support::ci::append_step_summary(&crate::ci::markdown(
+        &cfg.name,
+        cli.controls,
+        verdict_word(verdict),
+        &reason,
+        &summary.kernel_outcomes,
+    ))?;
+    if let Some(path) = &cli.common.junit {
+        let junit = if cli.controls {
+            crate::ci::junit_controls(&cfg.name, &summary.kernel_outcomes)
+        } else {
+            crate::ci::junit_suite(
+                &cfg.name,
+                &checks,
+                &summary.kernel_outcomes,
+                &summary.checks,
+            )
+        };
+        junit.write(path)?;
+    }
     out.summary(&summary)?;
     out.line(format!(
         "oracle {}: {} ({reason}) -> {}",
@@ -257,15 +278,16 @@ struct Summary {
     notes: Vec<String>,
 }
 
+/// One kernel's roll-up over its checks.
 #[derive(Serialize)]
-struct KernelOutcome {
-    kernel: String,
-    checks: usize,
-    failed: usize,
+pub struct KernelOutcome {
+    pub kernel: String,
+    pub checks: usize,
+    pub failed: usize,
     #[serde(serialize_with = "finite_or_string")]
-    max_abs_err: f64,
-    passed: bool,
-    first_failure: Option<String>,
+    pub max_abs_err: f64,
+    pub passed: bool,
+    pub first_failure: Option<String>,
 }
 
 fn finite_or_string<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {

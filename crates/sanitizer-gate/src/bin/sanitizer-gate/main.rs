@@ -3,6 +3,7 @@
 //! `artifacts/sanitizers/<config>/` (one log per run, summary.json, sanitizers.sarif).
 //! `--from-log FILE --tool T` re-evaluates a saved log without a GPU.
 
+mod ci;
 mod run;
 
 use std::path::PathBuf;

@@ -223,6 +223,17 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         runs,
     };
     write_json_atomic(&dir.join("summary.json"), &summary)?;
+    // CI outputs, after the summary: the job summary's table, then the JUnit report.
+    let evals: Vec<&Evaluation> = summary.runs.iter().map(|r| &r.eval).collect();
+    cli_support::ci::append_step_summary(&crate::ci::markdown(
+        &format!("`{}`", cfg.name),
+        verdict,
+        &reason,
+        &evals,
+    ))?;
+    if let Some(path) = &cli.common.junit {
+        crate::ci::junit(&cfg.name, &evals).write(path)?;
+    }
     let table = report::findings_table(
         summary
             .runs
@@ -470,5 +481,15 @@ fn from_log(cli: &Cli, path: &Path, out: &Output) -> anyhow::Result<u8> {
         gate_command: parsed.gate_command.as_deref(),
         eval: &eval,
     })?;
+    // CI outputs: one run, one test case (suite `sanitizer-gate.from-log`).
+    cli_support::ci::append_step_summary(&crate::ci::markdown(
+        &format!("--from-log `{}`", path.display()),
+        eval.verdict,
+        &eval.reason,
+        &[&eval],
+    ))?;
+    if let Some(junit) = &cli.common.junit {
+        crate::ci::junit("from-log", &[&eval]).write(junit)?;
+    }
     Ok(eval.verdict.exit_code())
 }

@@ -28,9 +28,6 @@ pub struct Cli {
     /// Skip the snapshot comparison.
     #[arg(long)]
     no_snapshot: bool,
-    /// Also write a JUnit XML report (one test case per kernel and arch).
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {

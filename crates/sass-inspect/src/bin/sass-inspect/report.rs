@@ -1,7 +1,9 @@
-//! Reading snapshots, rendering the table, the JUnit file.
+//! Reading snapshots, rendering the table, the JUnit report and the job-summary Markdown.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use cli_support::ci::{markdown_table, Case, Junit};
 
 use sass_inspect::snapshot::{Field, FieldMove, SnapshotDiff};
 use sass_inspect::InspectionRecord;
@@ -172,49 +174,73 @@ pub fn table(rows: &[Inspection], diff: Option<&SnapshotDiff>) -> String {
     Table::new(data).with(Style::sharp()).to_string()
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The JUnit report: one test case per kernel and arch (suite `sass-inspect.<config>`,
+/// name `<kernel>.<arch>`), failing with the first policy violation and listing every one;
+/// plus one case for the snapshot comparison, failing on a regression or lost coverage.
+pub fn junit(config: &str, rows: &[Inspection], snapshot_failures: &[String]) -> Junit {
+    let suite = format!("sass-inspect.{config}");
+    let mut j = Junit::new("sass-inspect");
+    for r in rows {
+        let msgs: Vec<&str> = r.violations.iter().map(|v| v.message.as_str()).collect();
+        let case = Case::outcome(
+            format!("{}.{}", r.kernel, r.arch),
+            msgs.first().map(|m| m.to_string()),
+        )
+        .detail(msgs.join("\n"))
+        .property("registers", opt(r.registers))
+        .property("tensor_core_instructions", r.tensor_core_instructions)
+        .property("spill_stores", opt(r.spill_stores))
+        .property("spill_loads", opt(r.spill_loads));
+        j.push(&suite, case);
+    }
+    let snapshot = if snapshot_failures.is_empty() {
+        Case::pass("snapshot")
+    } else {
+        Case::fail("snapshot", "snapshot regression").detail(snapshot_failures.join("\n"))
+    };
+    j.push(&suite, snapshot);
+    j
 }
 
-/// A JUnit XML report: one test case per kernel and arch, plus one for the snapshot.
-pub fn junit(config: &str, rows: &[Inspection], snapshot_failures: &[String]) -> String {
-    let failures = rows.iter().filter(|r| !r.violations.is_empty()).count()
-        + usize::from(!snapshot_failures.is_empty());
-    let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"sass-inspect.{}\" tests=\"{}\" failures=\"{failures}\">\n",
-        xml(config),
-        rows.len() + 1
+/// Markdown for the job summary: the verdict, then one line per kernel and arch with its
+/// registers, spills and tensor-core instruction count.
+pub fn markdown(config: &str, verdict: &str, reason: &str, rows: &[Inspection]) -> String {
+    let mut md = format!(
+        "### sass-inspect `{config}`: {verdict}\n\n{}\n\n",
+        reason.replace('\n', " ")
     );
-    for r in rows {
-        s.push_str(&format!(
-            "  <testcase classname=\"sass-inspect.{}\" name=\"{}.{}\">",
-            xml(config),
-            xml(&r.kernel),
-            xml(&r.arch)
-        ));
-        if !r.violations.is_empty() {
-            let msgs: Vec<&str> = r.violations.iter().map(|v| v.message.as_str()).collect();
-            s.push_str(&format!(
-                "<failure message=\"{}\">{}</failure>",
-                xml(msgs[0]),
-                xml(&msgs.join("\n"))
-            ));
-        }
-        s.push_str("</testcase>\n");
-    }
-    s.push_str(&format!(
-        "  <testcase classname=\"sass-inspect.{}\" name=\"snapshot\">",
-        xml(config)
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .map(|i| {
+            vec![
+                config.to_string(),
+                match i.role {
+                    Role::UnderTest => i.kernel.clone(),
+                    Role::Reference => format!("{} (ref)", i.kernel),
+                },
+                i.arch.clone(),
+                opt(i.registers),
+                format!("{}/{}", opt(i.spill_stores), opt(i.spill_loads)),
+                i.tensor_core_instructions.to_string(),
+                if i.violations.is_empty() {
+                    i.verdict.to_string()
+                } else {
+                    format!("{}: {}", i.verdict, i.violations[0].message)
+                },
+            ]
+        })
+        .collect();
+    md.push_str(&markdown_table(
+        &[
+            "config",
+            "kernel",
+            "arch",
+            "registers",
+            "spill st/ld B",
+            "TC instr",
+            "verdict",
+        ],
+        &lines,
     ));
-    if !snapshot_failures.is_empty() {
-        s.push_str(&format!(
-            "<failure message=\"snapshot regression\">{}</failure>",
-            xml(&snapshot_failures.join("\n"))
-        ));
-    }
-    s.push_str("</testcase>\n</testsuite>\n");
-    s
+    md
 }

@@ -243,10 +243,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     h.toolkit_version = Some(tc.version().to_string());
     h.kernels = built.iter().map(BuiltKernel::record).collect();
     let table = report::table(&rows, snap.diff.as_ref());
-    let junit = cli
-        .junit
-        .as_ref()
-        .map(|_| report::junit(&cfg.name, &rows, &snap.failures));
+    let junit = report::junit(&cfg.name, &rows, &snap.failures);
     let summary = Summary {
         header: h,
         head_dim: cfg.problem.head_dim,
@@ -258,9 +255,15 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         notes,
     };
     write_json_atomic(&summary_path, &summary).context("writing the sass-inspect summary")?;
-    if let (Some(path), Some(xml)) = (&cli.junit, junit) {
-        write_atomic(path, xml.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+    // CI outputs, after the summary: the job summary's table, then the JUnit report.
+    cli_support::ci::append_step_summary(&report::markdown(
+        &cfg.name,
+        verdict_word(summary.header.verdict),
+        &summary.header.reason,
+        &summary.inspections,
+    ))?;
+    if let Some(path) = &cli.common.junit {
+        junit.write(path)?;
     }
 
     out.summary(&summary)?;
@@ -322,15 +325,19 @@ fn print_human(
     for n in &s.notes {
         out.line(format!("note: {n}"));
     }
-    let word = match s.header.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error => "ERROR",
-    };
+    let word = verdict_word(s.header.verdict);
     out.line(format!(
         "sass-inspect {}: {word} ({}) -> {}",
         cfg.name,
         s.header.reason,
         path.display()
     ));
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
+    }
 }
