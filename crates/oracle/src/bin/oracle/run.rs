@@ -390,10 +390,10 @@ impl References {
         }
         let heads = plan::sampled_heads(shape, 4, check.seed);
         let sub = Shape::new(1, heads.len(), shape.seq_len, shape.head_dim, shape.causal);
-        let pick = |t: &[f16]| gather_heads(shape, &heads, t);
-        let (q, k, v) = (pick(&inputs.q), pick(&inputs.k), pick(&inputs.v));
-        let exact = oracle::attention_f64(&sub, &q, &k, &v, check.scale).map_err(bad)?;
-        let fp16_order = oracle::attention_f16_order(&sub, &q, &k, &v, check.scale)
+        let (q, k, v) = (&inputs.q, &inputs.k, &inputs.v);
+        let exact =
+            oracle::attention_f64_heads(shape, q, k, v, check.scale, &heads).map_err(bad)?;
+        let fp16_order = oracle::attention_f16_order_heads(shape, q, k, v, check.scale, &heads)
             .map_err(bad)?
             .into_iter()
             .map(f64::from)
@@ -405,17 +405,6 @@ impl References {
             fp16_order,
         })
     }
-}
-
-fn gather_heads<T: Copy>(shape: &Shape, heads: &[(usize, usize)], t: &[T]) -> Vec<T> {
-    let n = shape.head_elems();
-    heads
-        .iter()
-        .flat_map(|&(b, h)| {
-            let start = (b * shape.heads + h) * n;
-            t[start..start + n].iter().copied()
-        })
-        .collect()
 }
 
 /// Device buffers of one launch: Q, K, V, O, each inside guard bands.
@@ -565,7 +554,7 @@ fn check_kernel(
             exact,
             fp16_order,
         } => {
-            let got = gather_heads(shape, heads, &as_f16);
+            let got = oracle::gather_heads(shape, &as_f16, heads).map_err(bad)?;
             let kr = rule.measure(sub, &got, exact).map_err(bad)?;
             let sr = rule.measure(sub, fp16_order, exact).map_err(bad)?;
             let verdict = rule.evaluate(&kr, &sr);
