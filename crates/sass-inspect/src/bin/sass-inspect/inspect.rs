@@ -69,6 +69,9 @@ pub struct Inspection {
     pub role: Role,
     pub entry: String,
     pub cubin_sha256: String,
+    /// sha256 of the cubin's whole `cuobjdump --dump-sass` listing: the machine code without
+    /// the line-info tables, whose build paths make cubin bytes differ between checkouts.
+    pub sass_sha256: String,
     pub registers: Option<u32>,
     pub spill_stores: Option<u32>,
     pub spill_loads: Option<u32>,
@@ -272,6 +275,7 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
         role: cx.role,
         entry: entry.clone(),
         cubin_sha256: cubin.sha256.clone(),
+        sass_sha256: cudadent_evidence::sha256_bytes(sass_text.as_bytes()),
         registers: usage.registers,
         spill_stores: usage.spill_stores_bytes,
         spill_loads: usage.spill_loads_bytes,
