@@ -312,9 +312,19 @@ fn a_kernel_source_edited_in_the_tree_is_stale() {
         copy_dir(&root().join(d), &repo.path().join(d), &|_| true);
     }
     let src = repo.path().join("kernels/attention/fa_s512_v3.cu");
-    let mut text = std::fs::read_to_string(&src).expect("read");
-    text.push_str("\n// edited after the evidence was taken\n");
-    std::fs::write(&src, text).expect("write");
+    // A change to the machine code (a constant), not only to the text: the cubin check must
+    // see it even where build paths already make the cubin bytes differ (it compares SASS).
+    let text = std::fs::read_to_string(&src).expect("read");
+    let edited = text.replacen(
+        "constexpr float kLog2e = 1.4426950408889634f;",
+        "constexpr float kLog2e = 1.4426950408889634f * 1.0009765625f;  // edited after the evidence was taken",
+        1,
+    );
+    assert_ne!(
+        edited, text,
+        "fa_s512_v3.cu no longer has the constant this test edits"
+    );
+    std::fs::write(&src, edited).expect("write");
     let tmp = sealed_copy();
     let o = run(&["--require-fresh", "--repo", s(repo.path()), s(tmp.path())]);
     if toolchain_skip(&o) {
