@@ -168,7 +168,10 @@ pub fn main_with(tool: &str, body: impl FnOnce() -> anyhow::Result<u8>) -> ExitC
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let code = exit_code_for(&err);
-            let mut msg = format!("{tool}: error: {err}");
+            // clap renders its own "error: ..." with usage: keep its words, name the tool once.
+            let text = err.to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            let mut msg = format!("{tool}: error: {text}");
             for cause in err.chain().skip(1) {
                 msg.push_str(&format!("\n  caused by: {cause}"));
             }
