@@ -31,6 +31,35 @@ pub struct Captured {
     pub truncated: bool,
 }
 
+/// Process groups of the commands running now, so that an interrupt stops them too: each
+/// command runs in its own group (for the timeout), which a terminal's Ctrl-C never reaches.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Kills the process group of every command [`run_captured`] is running now.
+pub fn kill_running() {
+    for pid in running().drain(..) {
+        kill_group(pid);
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: kill the running commands' process groups (compute-sanitizer
+/// and the oracle under it), then exit with 128 + the signal, as a shell would report it.
+pub fn install_interrupt_handler() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            kill_running();
+            std::process::exit(128 + sig);
+        }
+    });
+    Ok(())
+}
+
 fn kill_group(pid: u32) {
     if let Some(pid) = i32::try_from(pid)
         .ok()
@@ -65,6 +94,7 @@ pub fn run_captured(
         // once every process of the group has closed its copies.
     };
     let pid = child.id();
+    running().push(pid);
     let buf = Arc::new(Mutex::new((Vec::<u8>::new(), false)));
     let (done_tx, done_rx) = mpsc::channel::<()>();
     {
@@ -107,6 +137,7 @@ pub fn run_captured(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    running().retain(|&p| p != pid);
     // The leader is gone; members of its group may still hold the pipe. Give them a moment,
     // then kill whatever is left of the group so nothing outlives the run.
     if done_rx.recv_timeout(DRAIN_GRACE).is_err() {
@@ -150,6 +181,12 @@ fn quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// The tests below share the process-wide registry of running commands: one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
     use super::*;
 
     fn sh(script: &str, timeout: Duration) -> Captured {
@@ -159,6 +196,7 @@ mod tests {
 
     #[test]
     fn captures_stdout_and_stderr_in_order_and_the_exit_code() {
+        let _serial = serial();
         let c = sh(
             "echo one; echo two >&2; echo three; exit 3",
             Duration::from_secs(20),
@@ -170,12 +208,39 @@ mod tests {
 
     #[test]
     fn a_signal_is_reported_as_such() {
+        let _serial = serial();
         let c = sh("kill -SEGV $$", Duration::from_secs(20));
         assert_eq!(c.exit, RecordedExit::Signal { signal: 11 });
     }
 
     #[test]
+    fn kill_running_stops_a_command_in_flight() {
+        let _serial = serial();
+        let t = std::thread::spawn(|| {
+            run_captured(
+                Path::new("/bin/sh"),
+                &["-c".into(), "sleep 30".into()],
+                Duration::from_secs(60),
+            )
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while running().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let started = Instant::now();
+        kill_running();
+        let c = t.join().expect("thread").expect("ran");
+        assert_eq!(c.exit, RecordedExit::Signal { signal: 9 });
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the command was not stopped"
+        );
+        assert!(running().is_empty());
+    }
+
+    #[test]
     fn timeout_kills_the_whole_process_group() {
+        let _serial = serial();
         // A grandchild that would outlive its parent and keep the pipe open.
         let c = sh("sleep 60 & echo $!; sleep 60", Duration::from_millis(300));
         assert!(
@@ -199,6 +264,7 @@ mod tests {
 
     #[test]
     fn quoting() {
+        let _serial = serial();
         assert_eq!(
             shell_line(
                 Path::new("/x/cs"),
