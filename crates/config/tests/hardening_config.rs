@@ -13,6 +13,8 @@
 //! Longer: `PROPTEST_CASES=100000 cargo test -p cudadent-config --test hardening_config`,
 //! or `scripts/fuzz.sh`.
 
+mod common;
+use common::{GOOD_CONFIG, GOOD_MANIFEST};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::OnceLock;
@@ -22,37 +24,6 @@ use cudadent_config::{Config, ConfigError, KernelManifest};
 use proptest::prelude::*;
 
 const PER_CASE: Duration = Duration::from_secs(10);
-
-const GOOD_MANIFEST: &str = r#"name = "k"
-source = "k.cu"
-entry = "k_fwd"
-abi = "attention_fwd_v1"
-block_m = 64
-threads = 128
-head_dims = [64, 128]
-dtypes = ["f16"]
-seq_multiple = 1
-min_arch = "sm_80"
-tensor_cores = false
-
-[dynamic_shared_bytes]
-"64" = 1024
-"#;
-
-const GOOD_CONFIG: &str = r#"name = "t"
-
-[problem]
-batch = 2
-heads = 8
-seq_len = 512
-head_dim = 64
-causal = false
-dtype = "f16"
-
-[kernels]
-under_test = ["k.toml"]
-archs = ["sm_80", "sm_90"]
-"#;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

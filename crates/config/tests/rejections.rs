@@ -1,40 +1,11 @@
 //! Every rejection is a table row: a bad config or manifest, the line and key it must
 //! name, and the words the message must contain (STYLE.md, habit 5).
 
+mod common;
+use common::{GOOD_CONFIG, GOOD_MANIFEST};
 use std::path::Path;
 
 use cudadent_config::{Config, ConfigError};
-
-const GOOD_MANIFEST: &str = r#"name = "k"
-source = "k.cu"
-entry = "k_fwd"
-abi = "attention_fwd_v1"
-block_m = 64
-threads = 128
-head_dims = [64, 128]
-dtypes = ["f16"]
-seq_multiple = 1
-min_arch = "sm_80"
-tensor_cores = false
-
-[dynamic_shared_bytes]
-"64" = 1024
-"#;
-
-const GOOD_CONFIG: &str = r#"name = "t"
-
-[problem]
-batch = 2
-heads = 8
-seq_len = 512
-head_dim = 64
-causal = false
-dtype = "f16"
-
-[kernels]
-under_test = ["k.toml"]
-archs = ["sm_80", "sm_90"]
-"#;
 
 fn load(config: &str, manifest: &str) -> Result<Config, ConfigError> {
     let dir = tempfile::tempdir().expect("tempdir");
