@@ -2,7 +2,8 @@
 # Prepares a GPU run from this (CPU) machine: release binaries into .device/bin and every
 # config's kernels built into .cache/ with the pinned toolchain, so the GPU machine loads
 # exactly the cubins that were inspected here (same bytes, same sha256).
-# Then: device run with carry [".device", ".cache"] and command `scripts/device-run.sh STAGES`.
+# Then: device run with carry [".device"] and command `scripts/device-run.sh STAGES`
+# (device-run.sh copies .device/cache into .cache there).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,7 +13,16 @@ mkdir -p .device/bin
 for b in target/release/*; do
   [ -f "$b" ] && [ -x "$b" ] && cp "$b" .device/bin/
 done
+strip .device/bin/* 2>/dev/null || true
 for c in configs/*.toml; do target/release/cudadent --config "$c" build --quiet; done
+target/release/cudadent build --quiet --kernel kernels/selftest/hardening/traps.toml
+# Only the H100's cubins (sm_90) travel: the carry limit is 64 MiB in all.
+rm -rf .device/cache
+for d in .cache/cudadent/build/*/sm_90-*; do
+  [ -d "$d" ] || continue
+  mkdir -p ".device/cache/cudadent/build/$(basename "$(dirname "$d")")"
+  cp -r "$d" ".device/cache/cudadent/build/$(basename "$(dirname "$d")")/"
+done
 # Provenance for the copy of the tree that travels without .git.
 echo "$(git rev-parse HEAD) $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false)" > .device/provenance
-du -sh .device .cache
+du -sh .device

@@ -3,7 +3,8 @@
 # machine (scripts/device-prepare.sh puts them in .device/bin and the prebuilt cubins in
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
-#   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sanitizer bench
+#   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
+#     sanitizer bench bench3 again agreement ncu hardening variants verify3 selfcheck
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,7 @@ limit=${STEP_TIMEOUT:-120}
 timed() { # name, command... (each step killed after $STEP_TIMEOUT seconds)
   local name=$1; shift
   local t0=$EPOCHREALTIME
-  timeout -k 5 "$limit" "$@" > "logs/$name.log" 2>&1
+  timeout -k 5 "${STEP_LIMIT:-$limit}" "$@" > "logs/$name.log" 2>&1
   local rc=$?
   local t1=$EPOCHREALTIME
   note "$(printf '%-40s exit %d  %6.1fs' "$name" "$rc" "$(python3 -c "print($t1 - $t0)")")"
@@ -93,6 +94,34 @@ for stage in "${stages[@]}"; do
       timed bench.canon_3 bench --config configs/canon_3.toml
       timed bench.canon_3.again bench --config configs/canon_3.toml --out artifacts-again
       tail -25 logs/bench.canon_3.log >> "$summary"
+      ;;
+    again)
+      # A second bench of canon_3 right after the `bench` stage's: run-to-run agreement.
+      timed bench.canon_3.again bench --config configs/canon_3.toml --out artifacts-again
+      grep -E "│ *(fa_tc|fa_s512_v3) +│" logs/bench.canon_3.log logs/bench.canon_3.again.log >> "$summary"
+      tar czf "$OUT/again.tgz" artifacts-again 2>/dev/null
+      ;;
+    agreement)
+      # The bench's cold p50 against Nsight Compute's duration (ncu flushes and invalidates
+      # the caches before each kernel, clocks left alone), for both kernels at canon_3, with
+      # each L2 flush of the bench: read (clean L2, the default) and write (memset, dirty).
+      for k in fa_tc fa_s512_v3; do
+        for f in read write; do
+          timed "agree.bench.$k.$f" bench --config configs/canon_3.toml --kernel "kernels/attention/$k.toml" \
+            --mode cold --no-torch --no-cublas --l2-flush "$f" --out "artifacts-agree/$k-$f"
+          grep -E "│ *$k +│|launch floor" "logs/agree.bench.$k.$f.log" | sed "s/^/$f /" >> "$summary"
+        done
+        for i in $(seq 1 10); do
+          timeout -k 5 60 ncu --clock-control none --metrics gpu__time_duration.sum \
+            oracle --config configs/canon_3.toml --kernel "kernels/attention/$k.toml" --single-launch
+        done > "logs/ncu.$k.canon_3.log" 2>&1
+        grep -E "gpu__time_duration.sum" "logs/ncu.$k.canon_3.log" | sed "s/^/ncu $k /" >> "$summary"
+      done
+      tar czf "$OUT/agree.tgz" artifacts-agree 2>/dev/null
+      ;;
+    hardening)
+      STEP_LIMIT=600 timed hardening scripts/device-hardening.sh
+      grep -E "^(PASS|FAIL) " logs/hardening.log >> "$summary"
       ;;
     ncu)
       # Nsight Compute's view of fa_tc's duration at canon_3 (clocks left alone), to compare

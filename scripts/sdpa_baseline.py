@@ -5,8 +5,10 @@ Prints one JSON object on stdout:
   {"torch": version, "device": name, "baselines": [{"name", "mode", "samples_us",
    "stop_reason", "sampling_s", "launches_per_sample", "method", "max_abs_err"}],
    "unavailable": [{"name", "reason"}]}
-Timing follows the bench's own method: CUDA events; cold samples flush L2 by writing
-(zero_) a buffer of at least twice the L2 before each sample, outside the timed region;
+Timing follows the bench's own method: CUDA events; cold samples flush L2 before each
+sample, outside the timed region, through a buffer of at least twice the L2, the same way
+the bench does (--l2-flush): `read` reduces it (L2 left holding clean lines, as after
+Nsight Compute's cache control), `write` zeroes it (L2 left full of dirty lines);
 hot samples replay a CUDA graph of N calls (back to back when capture fails). The
 stopping rule is the bench's: min samples and min time, then relative stdev below the
 target or a stable noise estimate, with a timeout. Each backend's output is checked
@@ -76,6 +78,7 @@ def main():
         p.add_argument("--" + k.replace("_", "-"), dest=k, type=float, required=True)
     p.add_argument("--causal", type=int, default=0)
     p.add_argument("--modes", default="cold,hot")
+    p.add_argument("--l2-flush", dest="l2_flush", choices=("read", "write"), default="read")
     p.add_argument("--backends", default="flash,efficient,cudnn")
     a = p.parse_args()
 
@@ -90,7 +93,8 @@ def main():
     causal = bool(a.causal)
     with sdpa_kernel(SDPBackend.MATH):
         ref = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal, scale=a.scale)
-    flush = torch.empty(max(2 * a.l2_bytes, 8 << 20), dtype=torch.uint8, device=dev)
+    flush = torch.zeros(max(2 * a.l2_bytes, 8 << 20) // 4, dtype=torch.int32, device=dev)
+    flush_l2 = (lambda: flush.max()) if a.l2_flush == "read" else (lambda: flush.zero_())
     backends = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
     out = {"torch": torch.__version__, "device": torch.cuda.get_device_name(), "baselines": [], "unavailable": []}
     for short in [b for b in a.backends.split(",") if b]:
@@ -113,7 +117,7 @@ def main():
                 torch.cuda.synchronize()
                 modes = a.modes.split(",")
                 if "cold" in modes:
-                    s, why, el = sample_loop(torch, a, lambda: flush.zero_(), call, 1)
+                    s, why, el = sample_loop(torch, a, flush_l2, call, 1)
                     out["baselines"].append({"name": name, "mode": "cold", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": 1, "method": "events", "max_abs_err": err})
                 if "hot" in modes:
                     n = max(1, a.hot_launches)

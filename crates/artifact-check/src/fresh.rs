@@ -198,14 +198,15 @@ fn same_sass(
         return Ok(false);
     };
     let cuobjdump = tc.require_cuobjdump()?;
-    let out = duct::cmd(
-        &cuobjdump.path,
-        [std::ffi::OsStr::new("--dump-sass"), cubin.as_os_str()],
+    let out = child_guard::output(
+        &duct::cmd(
+            &cuobjdump.path,
+            [std::ffi::OsStr::new("--dump-sass"), cubin.as_os_str()],
+        )
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked(),
     )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
     .with_context(|| format!("running {}", cuobjdump.path.display()))?;
     if !out.status.success() {
         anyhow::bail!(

@@ -261,6 +261,15 @@ pub struct SamplesFile {
     pub sets: Vec<SampleSet>,
 }
 
+/// p50 of an empty kernel (one thread, no work) timed like the kernels, per mode.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LaunchFloor {
+    /// Cold: flush, start event, launch, end event.
+    pub cold_p50_us: Option<f64>,
+    /// Hot: per launch in a CUDA graph of back-to-back launches.
+    pub hot_p50_us: Option<f64>,
+}
+
 /// `summary.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchSummary {
@@ -277,6 +286,12 @@ pub struct BenchSummary {
     pub peak_method: String,
     /// L2 flush buffer bytes (cold mode).
     pub l2_flush_bytes: u64,
+    /// How cold samples flushed L2: `read` (L2 left clean) or `write` (a memset, L2 left
+    /// dirty; runs before this field existed used it).
+    pub l2_flush_method: String,
+    /// What an empty kernel measures under this method, in the same run: the launch and
+    /// event overhead included in every time above (Nsight Compute's duration excludes it).
+    pub launch_floor: LaunchFloor,
     /// Settings used (warm-up, stopping rule).
     pub settings: cudadent_config::BenchSettings,
     /// Launches per hot sample.

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use cudadent_config::{Config, ConfigError};
+use cudadent_evidence::RunLock;
 use kernel_runtime::build::{self, BuildOptions, BuiltKernel};
 use kernel_runtime::toolchain::{self, Toolchain};
 use kernel_runtime::RuntimeError;
@@ -74,6 +75,23 @@ impl CommonArgs {
     /// The artifact folder of one gate for one config: `<out>/<gate>/<config>/`.
     pub fn gate_dir(&self, gate: &str, config: &str) -> PathBuf {
         self.out.join(gate).join(config)
+    }
+
+    /// Takes the run lock of [`Self::gate_dir`] for the rest of the run (until the guard is
+    /// dropped): another run of the same gate and config waits, saying so on stderr, so the
+    /// files of two runs are never mixed and two benches of one config never overlap.
+    pub fn lock_gate_dir(&self, gate: &str, config: &str) -> anyhow::Result<RunLock> {
+        let dir = self.gate_dir(gate, config);
+        let quiet = self.quiet;
+        cudadent_evidence::lock_run(&dir, || {
+            if !quiet {
+                eprintln!(
+                    "{gate}: waiting for another run of {gate} on {config}, which holds {}",
+                    shown(&dir)
+                );
+            }
+        })
+        .with_context(|| format!("locking {} for this run", shown(&dir)))
     }
 }
 
@@ -163,8 +181,19 @@ pub fn parse_args<T: clap::Parser>() -> anyhow::Result<T> {
 
 /// Runs a binary's body: its `Ok(code)` is the exit code; an error prints
 /// `<tool>: error: <reason>` (with its causes) on stderr and exits with its mapped code.
+///
+/// First it installs the interrupt handler every tool shares: on SIGINT, SIGTERM or SIGHUP
+/// it lets an atomic write in progress finish, refuses new ones, stops every child process
+/// group (nvcc, compute-sanitizer, python3, a gate that `cudadent verify` started) and exits
+/// with 128 + the signal; the previous evidence stays whole.
 pub fn main_with(tool: &str, body: impl FnOnce() -> anyhow::Result<u8>) -> ExitCode {
-    match body() {
+    if let Err(e) = child_guard::install_interrupt_handler(cudadent_evidence::stop_writes) {
+        eprintln!("{tool}: warning: no interrupt handler ({e}); children may outlive an interrupt");
+    }
+    let result = body();
+    // Interrupted: the handler is stopping the children and will exit with 128 + signal.
+    child_guard::park_if_interrupted();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let code = exit_code_for(&err);

@@ -91,12 +91,12 @@ pub fn run(common: &CommonArgs) -> anyhow::Result<u8> {
 
 fn python_torch_line() -> String {
     let probe = "import torch,sys;print(torch.__version__, torch.cuda.is_available())";
-    match duct::cmd!("python3", "-c", probe)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-    {
+    match child_guard::output(
+        &duct::cmd!("python3", "-c", probe)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked(),
+    ) {
         Ok(o) if o.status.success() => format!(
             "ok       python3 with torch {}",
             String::from_utf8_lossy(&o.stdout)

@@ -226,12 +226,13 @@ fn run_gate(
         argv.push(j.display().to_string());
     }
     // The gate's own output goes straight to our stderr/stdout; we keep its stderr tail.
-    let o = duct::cmd(&exe, &argv)
-        .stderr_capture()
-        .stdout_to_stderr()
-        .unchecked()
-        .run()
-        .with_context(|| format!("could not start {}", exe.display()))?;
+    let o = child_guard::output(
+        &duct::cmd(&exe, &argv)
+            .stderr_capture()
+            .stdout_to_stderr()
+            .unchecked(),
+    )
+    .with_context(|| format!("could not start {}", exe.display()))?;
     let stderr = String::from_utf8_lossy(&o.stderr);
     eprint!("{stderr}");
     let code = o.status.code().map(|c| c as u8).unwrap_or(exit::CANNOT_RUN);

@@ -2,6 +2,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use crate::EvidenceError;
 
@@ -49,6 +50,107 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, EvidenceError> {
         dir: f,
         path: dir.to_path_buf(),
     })
+}
+
+/// Directories (canonical paths) this process holds a [`RunLock`] on.
+static RUN_LOCKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Serialises this process's writers in a run-locked directory (the flock is already ours).
+static RUN_WRITERS: Mutex<()> = Mutex::new(());
+/// Held for reading by every write in progress; [`stop_writes`] takes it for writing.
+static WRITES: RwLock<()> = RwLock::new(());
+
+fn poisoned_ok<T>(r: std::sync::LockResult<T>) -> T {
+    r.unwrap_or_else(|e| e.into_inner())
+}
+
+/// A whole run's hold on its artifact directory (`artifacts/<gate>/<config>`), held until
+/// dropped: a second run of the same gate and config, in another process, waits for it, so
+/// the files of two runs are never mixed in one directory (and two benches of one config
+/// never time each other). Within the holding process, [`write_atomic`] keeps working in
+/// that directory (its threads are serialised by a mutex instead of the flock).
+#[derive(Debug)]
+pub struct RunLock {
+    _lock: DirLock,
+    canonical: PathBuf,
+}
+
+impl RunLock {
+    /// The locked directory, canonical.
+    pub fn path(&self) -> &Path {
+        &self.canonical
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let mut held = poisoned_ok(RUN_LOCKED.lock());
+        if let Some(i) = held.iter().position(|p| *p == self.canonical) {
+            held.swap_remove(i);
+        }
+    }
+}
+
+/// Creates `dir` if needed and takes its run lock. When another process holds it,
+/// `on_wait` is called once (to say so), then this waits for the holder to finish.
+pub fn lock_run(dir: &Path, on_wait: impl FnOnce()) -> Result<RunLock, EvidenceError> {
+    let err = |action: &'static str| {
+        let path = dir.to_path_buf();
+        move |source| EvidenceError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    fs::create_dir_all(dir).map_err(err("create directory"))?;
+    let canonical = dir.canonicalize().map_err(err("resolve directory"))?;
+    if poisoned_ok(RUN_LOCKED.lock()).contains(&canonical) {
+        return Err(EvidenceError::Io {
+            action: "lock a directory this process already holds",
+            path: canonical,
+            source: std::io::Error::from(std::io::ErrorKind::WouldBlock),
+        });
+    }
+    let f = fs::File::open(&canonical).map_err(err("open directory"))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            on_wait();
+            f.lock().map_err(err("lock directory"))?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(err("lock directory")(e)),
+    }
+    poisoned_ok(RUN_LOCKED.lock()).push(canonical.clone());
+    Ok(RunLock {
+        _lock: DirLock {
+            dir: f,
+            path: canonical.clone(),
+        },
+        canonical,
+    })
+}
+
+/// For an interrupt handler: waits for the atomic writes in progress to finish, then makes
+/// every later [`write_atomic`] of this process wait forever (the process is about to exit),
+/// so that no file is written after the interrupt.
+pub fn stop_writes() {
+    std::mem::forget(poisoned_ok(WRITES.write()));
+}
+
+/// What keeps other writers of one directory out during a write.
+enum WriteGuard {
+    /// Another process may write here: the directory's flock.
+    Dir(#[allow(dead_code)] DirLock),
+    /// This process holds the run lock: only its own threads can write here.
+    Run(#[allow(dead_code)] MutexGuard<'static, ()>),
+}
+
+fn guard_dir(dir: &Path) -> Result<WriteGuard, EvidenceError> {
+    if let Ok(c) = dir.canonicalize() {
+        if poisoned_ok(RUN_LOCKED.lock()).contains(&c) {
+            return Ok(WriteGuard::Run(poisoned_ok(RUN_WRITERS.lock())));
+        }
+    }
+    lock_dir(dir).map(WriteGuard::Dir)
 }
 
 /// The temporary file name for `file_name`: `.{file_name}.{pid}.{n}.tmp`, unique per
@@ -127,7 +229,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let _lock = lock_dir(dir)?;
+    let _writing = poisoned_ok(WRITES.read());
+    let _lock = guard_dir(dir)?;
     clean_stale_temporaries(dir);
     let file_name = path
         .file_name()
@@ -238,6 +341,29 @@ mod tests {
         ));
         drop(held);
         again.try_lock().expect("free after drop");
+    }
+
+    #[test]
+    fn a_run_lock_excludes_other_processes_but_not_this_ones_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().join("oracle/canon_3");
+        let run = lock_run(&d, || panic!("nobody else holds it")).expect("run lock");
+        // Another open file description (as another process would have) cannot lock it.
+        let other = fs::File::open(&d).expect("open");
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
+        // Our own writes go on (they would deadlock on the flock otherwise).
+        write_atomic(&d.join("summary.json"), b"{}").expect("write under the run lock");
+        // Taking it twice in one process is refused, not a deadlock.
+        assert!(lock_run(&d, || ()).is_err());
+        drop(run);
+        other.try_lock().expect("free after drop");
+        other.unlock().expect("unlock");
+        // Without the run lock, writes take the directory flock again.
+        write_atomic(&d.join("summary.json"), b"[]").expect("write");
+        assert_eq!(fs::read(d.join("summary.json")).expect("read"), b"[]");
     }
 
     #[test]

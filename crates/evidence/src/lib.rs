@@ -12,7 +12,10 @@ mod atomic;
 mod header;
 mod provenance;
 
-pub use atomic::{clean_stale_temporaries, lock_dir, write_atomic, write_json_atomic, DirLock};
+pub use atomic::{
+    clean_stale_temporaries, lock_dir, lock_run, stop_writes, write_atomic, write_json_atomic,
+    DirLock, RunLock,
+};
 pub use header::{Header, KernelRecord, Verdict, SCHEMA_VERSION};
 pub use provenance::{git_state, now_rfc3339, sha256_bytes, sha256_file, GitState};
 

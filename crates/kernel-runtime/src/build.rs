@@ -295,16 +295,17 @@ fn build_one(
         src_name.clone(),
     ]);
     let command = format!("{} {}", tc.nvcc.path.display(), args.join(" "));
-    let out = duct::cmd(&tc.nvcc.path, &args)
-        .dir(&src_dir)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| RuntimeError::ToolFailed {
-            command: command.clone(),
-            detail: format!("could not start nvcc: {e}"),
-        })?;
+    let out = child_guard::output(
+        &duct::cmd(&tc.nvcc.path, &args)
+            .dir(&src_dir)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked(),
+    )
+    .map_err(|e| RuntimeError::ToolFailed {
+        command: command.clone(),
+        detail: format!("could not start nvcc: {e}"),
+    })?;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -428,6 +429,9 @@ fn hash(p: &Path) -> Result<String, RuntimeError> {
 
 /// The default cache root under the repository (or the current directory).
 pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CUDADENT_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     let base = crate::toolchain::repository_root()
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("/tmp"));

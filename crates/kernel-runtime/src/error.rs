@@ -63,6 +63,14 @@ pub enum RuntimeError {
         /// The driver's error.
         detail: String,
     },
+    /// The GPU has less free memory than a run needs (another process may hold it).
+    #[error("not enough GPU memory for {purpose}: {detail} (another process may be holding it)")]
+    OutOfDeviceMemory {
+        /// What the memory is for (`config canon_4: Q, K, V, O with guard bands`).
+        purpose: String,
+        /// How much was needed and how much was free, or the driver's error.
+        detail: String,
+    },
     /// Any other driver call (allocation, copy, context) failed.
     #[error("CUDA driver: {op} failed: {detail}")]
     Driver {
@@ -97,6 +105,7 @@ impl RuntimeError {
             | RuntimeError::NoGpu(_)
             | RuntimeError::Unsupported { .. }
             | RuntimeError::Driver { .. }
+            | RuntimeError::OutOfDeviceMemory { .. }
             | RuntimeError::Io { .. } => 3,
         }
     }

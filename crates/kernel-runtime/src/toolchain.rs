@@ -246,12 +246,13 @@ pub fn repository_root() -> Option<PathBuf> {
 }
 
 fn tool_version(path: &Path, args: &[&str]) -> Option<String> {
-    let out = duct::cmd(path, args)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .ok()?;
+    let out = child_guard::output(
+        &duct::cmd(path, args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked(),
+    )
+    .ok()?;
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),

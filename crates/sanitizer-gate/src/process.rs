@@ -31,43 +31,14 @@ pub struct Captured {
     pub truncated: bool,
 }
 
-/// Process groups of the commands running now, so that an interrupt stops them too: each
-/// command runs in its own group (for the timeout), which a terminal's Ctrl-C never reaches.
-static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Kills the process group of every command [`run_captured`] is running now.
+/// Kills the process group of every child running now (this gate's and any other; see
+/// [`child_guard`]).
 pub fn kill_running() {
-    for pid in running().drain(..) {
-        kill_group(pid);
-    }
-}
-
-/// On SIGINT, SIGTERM or SIGHUP: kill the running commands' process groups (compute-sanitizer
-/// and the oracle under it), then exit with 128 + the signal, as a shell would report it.
-pub fn install_interrupt_handler() -> std::io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    std::thread::spawn(move || {
-        if let Some(sig) = signals.forever().next() {
-            kill_running();
-            std::process::exit(128 + sig);
-        }
-    });
-    Ok(())
+    child_guard::stop_running(std::time::Duration::ZERO);
 }
 
 fn kill_group(pid: u32) {
-    if let Some(pid) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        // The group may already be gone: nothing to do then.
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
+    child_guard::kill_group(pid);
 }
 
 /// Runs `program args...` with stdin closed, in a new process group, for at most `timeout`.
@@ -77,7 +48,7 @@ pub fn run_captured(
     args: &[OsString],
     timeout: Duration,
 ) -> std::io::Result<Captured> {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::ExitStatusExt;
 
     let (mut reader, writer) = os_pipe::pipe()?;
     let writer_err = writer.try_clone()?;
@@ -87,14 +58,15 @@ pub fn run_captured(
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(writer)
-            .stderr(writer_err)
-            .process_group(0);
+            .stderr(writer_err);
+        child_guard::in_own_group(&mut cmd);
         cmd.spawn()?
         // `cmd` (holding the pipe's write ends) is dropped here, so the reader sees EOF
         // once every process of the group has closed its copies.
     };
     let pid = child.id();
-    running().push(pid);
+    // Registered while it runs, so an interrupt of the gate stops it (child_guard).
+    let registration = child_guard::register(pid);
     let buf = Arc::new(Mutex::new((Vec::<u8>::new(), false)));
     let (done_tx, done_rx) = mpsc::channel::<()>();
     {
@@ -137,7 +109,9 @@ pub fn run_captured(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    running().retain(|&p| p != pid);
+    drop(registration);
+    // Killed by the interrupt handler: never record that as the tool's own crash.
+    child_guard::park_if_interrupted();
     // The leader is gone; members of its group may still hold the pipe. Give them a moment,
     // then kill whatever is left of the group so nothing outlives the run.
     if done_rx.recv_timeout(DRAIN_GRACE).is_err() {
@@ -224,18 +198,22 @@ mod tests {
             )
         });
         let deadline = Instant::now() + Duration::from_secs(5);
-        while running().is_empty() && Instant::now() < deadline {
+        while child_guard::running_groups().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         let started = Instant::now();
         kill_running();
         let c = t.join().expect("thread").expect("ran");
-        assert_eq!(c.exit, RecordedExit::Signal { signal: 9 });
+        assert!(
+            matches!(c.exit, RecordedExit::Signal { signal: 9 | 15 }),
+            "{:?}",
+            c.exit
+        );
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the command was not stopped"
         );
-        assert!(running().is_empty());
+        assert!(child_guard::running_groups().is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod blas;
 mod launch;
+pub mod timing;
 
 use std::sync::Arc;
 
@@ -81,8 +82,16 @@ impl Gpu {
                 "the driver sees {count} GPU(s); device {ordinal} was asked for"
             )));
         }
-        let ctx = CudaContext::new(ordinal)
-            .map_err(|e| RuntimeError::NoGpu(format!("cuCtxCreate: {e}")))?;
+        let ctx = CudaContext::new(ordinal).map_err(|e| {
+            if e.0 == cudarc::driver::sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY {
+                RuntimeError::OutOfDeviceMemory {
+                    purpose: format!("a CUDA context on device {ordinal}"),
+                    detail: format!("cuCtxCreate: {e}"),
+                }
+            } else {
+                RuntimeError::NoGpu(format!("cuCtxCreate: {e}"))
+            }
+        })?;
         let stream = ctx.default_stream();
         let attr = |a| ctx.attribute(a).map_err(drv("cuDeviceGetAttribute"));
         let major = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)? as u32;
@@ -178,6 +187,27 @@ impl Gpu {
             source,
         })?;
         LoadedKernel::load(self, m, cubin.arch, cubin.sha256.clone(), bytes)
+    }
+
+    /// Checks, before allocating, that the device has `needed_bytes` free (plus 64 MiB of
+    /// headroom for modules and the driver): a config too large for what is free is a clear
+    /// [`RuntimeError::OutOfDeviceMemory`] (exit 3), not an allocation failure halfway.
+    pub fn require_free(&self, needed_bytes: u64, purpose: &str) -> Result<(), RuntimeError> {
+        self.ctx.bind_to_thread().map_err(drv("cuCtxSetCurrent"))?;
+        let (free, total) = cudarc::driver::result::mem_get_info().map_err(drv("cuMemGetInfo"))?;
+        let (free, total) = (free as u64, total as u64);
+        if needed_bytes.saturating_add(64 << 20) > free {
+            return Err(RuntimeError::OutOfDeviceMemory {
+                purpose: purpose.to_string(),
+                detail: format!(
+                    "it needs {} MiB (with 64 MiB of headroom), the device has {} MiB free of {} MiB",
+                    (needed_bytes + (64 << 20)) >> 20,
+                    free >> 20,
+                    total >> 20
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Allocates a buffer of `guard + payload + guard` fp16 elements and fills it from

@@ -40,6 +40,29 @@ pub struct Cli {
     /// Time only this mode (default: both).
     #[arg(long, value_parser = ["cold", "hot"])]
     mode: Option<String>,
+    /// How cold samples flush L2, for our kernels and every baseline alike: `read` (a
+    /// kernel reads a buffer of twice the L2; L2 is left clean, as after Nsight Compute's
+    /// cache control) or `write` (a memset, as NVBench and triton do; L2 is left dirty).
+    #[arg(long, value_enum, default_value_t = FlushArg::Read)]
+    l2_flush: FlushArg,
+}
+
+/// `--l2-flush`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FlushArg {
+    /// Read the flush buffer.
+    Read,
+    /// Memset the flush buffer.
+    Write,
+}
+
+impl From<FlushArg> for kernel_runtime::device::timing::FlushMethod {
+    fn from(a: FlushArg) -> Self {
+        match a {
+            FlushArg::Read => Self::Read,
+            FlushArg::Write => Self::Write,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,6 +16,7 @@ use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use half::f16;
 use kernel_runtime::build::BuiltKernel;
 use kernel_runtime::device::blas::{self, CublasAttention, GemmProbe};
+use kernel_runtime::device::timing::{EmptyKernel, FlushMethod, L2Flush};
 use kernel_runtime::device::{AttentionArgs, Gpu, LoadedKernel};
 use oracle::{PassRule, Shape, Tolerance};
 
@@ -315,15 +316,16 @@ fn timing_of(mode: Mode, m: &Measured, work: &Work, peaks: &Peaks) -> Option<Tim
 }
 
 fn clocks_now() -> Result<record::ClockReading, String> {
-    let out = duct::cmd!(
-        "nvidia-smi",
-        "--query-gpu=clocks.sm,clocks.max.sm",
-        "--format=csv,noheader"
+    let out = child_guard::output(
+        &duct::cmd!(
+            "nvidia-smi",
+            "--query-gpu=clocks.sm,clocks.max.sm",
+            "--format=csv,noheader"
+        )
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked(),
     )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
     .map_err(|e| format!("nvidia-smi: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     record::parse_clocks(&text)
@@ -379,37 +381,85 @@ fn measure_flops(stream: &Arc<CudaStream>) -> anyhow::Result<f64> {
     Ok(g.flops() / best / 1e12)
 }
 
-/// Builds the softmax kernel of the cuBLAS baseline with nvcc for the device's arch.
-fn build_softmax(tc: &kernel_runtime::toolchain::Toolchain, arch: &str) -> anyhow::Result<Vec<u8>> {
+/// Builds one of the bench's helper kernels (`source`, embedded in the binary, saved as
+/// `<stem>.cu`) with nvcc for the device's arch: the cuBLAS baseline's softmax and the
+/// L2 flush.
+fn build_helper(
+    tc: &kernel_runtime::toolchain::Toolchain,
+    arch: &str,
+    stem: &str,
+    source: &str,
+) -> anyhow::Result<Vec<u8>> {
     let dir = kernel_runtime::build::default_cache_dir().join("bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let src = dir.join("softmax_rows.cu");
-    std::fs::write(&src, include_str!("../../softmax_rows.cu"))
-        .with_context(|| format!("writing {}", src.display()))?;
-    let cubin = dir.join(format!("softmax_rows.{arch}.cubin"));
-    let out = duct::cmd(
-        &tc.nvcc.path,
-        [
-            "-cubin",
-            "-O3",
-            &format!("-arch={arch}"),
-            "-o",
-            &cubin.display().to_string(),
-            &src.display().to_string(),
-        ],
+    let src = dir.join(format!("{stem}.cu"));
+    std::fs::write(&src, source).with_context(|| format!("writing {}", src.display()))?;
+    let cubin = dir.join(format!("{stem}.{arch}.cubin"));
+    let out = child_guard::output(
+        &duct::cmd(
+            &tc.nvcc.path,
+            [
+                "-cubin",
+                "-O3",
+                &format!("-arch={arch}"),
+                "-o",
+                &cubin.display().to_string(),
+                &src.display().to_string(),
+            ],
+        )
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked(),
     )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
-    .context("running nvcc for softmax_rows.cu")?;
+    .with_context(|| format!("running nvcc for {stem}.cu"))?;
     if !out.status.success() {
         anyhow::bail!(
-            "nvcc failed on softmax_rows.cu: {}",
+            "nvcc failed on {stem}.cu: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
     std::fs::read(&cubin).with_context(|| format!("reading {}", cubin.display()))
+}
+
+/// Times the empty kernel in each mode like a kernel under test: what a kernel that does
+/// nothing costs under this method (launch, events, for hot the graph's per-launch cost).
+fn measure_floor(
+    timer: &mut Timer,
+    empty: &EmptyKernel,
+    cfg: &Config,
+    modes: &[Mode],
+) -> anyhow::Result<record::LaunchFloor> {
+    let rule = StopRule::new(
+        cfg.bench.min_samples,
+        cfg.bench.min_time_s,
+        cfg.bench.target_rel_stdev,
+        cfg.bench.timeout_s,
+    );
+    let work = |s: &Arc<CudaStream>| -> anyhow::Result<()> { Ok(empty.enqueue(s)?) };
+    let mut nothing = |_: &Arc<CudaStream>| -> anyhow::Result<()> { Ok(()) };
+    let mut floor = record::LaunchFloor::default();
+    for &mode in modes {
+        let m = match mode {
+            Mode::Cold => timer.cold(&rule, cfg.bench.warmup, &mut nothing, &work)?,
+            Mode::Hot => {
+                timer
+                    .hot(
+                        &rule,
+                        cfg.bench.warmup,
+                        cfg.bench.hot_launches,
+                        &mut nothing,
+                        &work,
+                    )?
+                    .0
+            }
+        };
+        let p50 = bench::stats::median(&m.samples_us);
+        match mode {
+            Mode::Cold => floor.cold_p50_us = p50,
+            Mode::Hot => floor.hot_p50_us = p50,
+        }
+    }
+    Ok(floor)
 }
 
 fn sdpa_script(cli: &Cli) -> PathBuf {
@@ -427,11 +477,29 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let cfg = cli.common.load_config()?;
     // Probe the driver first: without a GPU nothing here can run (exit 3).
     kernel_runtime::device::probe_driver()?;
+    // Held for the whole run: a second bench of this config waits instead of timing
+    // against this one on the same GPU, and the two never mix files.
+    let _run_lock = cli.common.lock_gate_dir("bench", &cfg.name)?;
     let tc = cli.common.toolchain()?;
     let built = build_all(&cfg, &tc, false)?;
     let gpu = Gpu::open(0)?;
     let progress = Progress::new(&out);
     let info = gpu.info().clone();
+    {
+        // Q, K, V, O (fp16), the L2 flush buffer and the bandwidth probe's two buffers; the
+        // cuBLAS baseline's S x S scratch is checked on its own (it is skipped when large).
+        let p = &cfg.problem;
+        let elems = p.batch as u64 * p.heads as u64 * p.seq_len as u64 * p.head_dim as u64;
+        let flush = (2 * info.l2_bytes).max(8 << 20);
+        let probe = (info.total_mem_bytes / 16).clamp(64 << 20, 1 << 30);
+        gpu.require_free(
+            4 * elems * 2 + flush + 2 * probe,
+            &format!(
+                "config `{}`: Q, K, V, O, the L2 flush and the bandwidth probe",
+                cfg.name
+            ),
+        )?;
+    }
     let n_test = cfg.kernels.under_test.len();
     let loaded: Vec<LoadedKernel> = built[..n_test]
         .iter()
@@ -448,7 +516,23 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         .new_stream()
         .map_err(drv("create the bench stream"))?;
     let flush_bytes = ((2 * info.l2_bytes) as usize).max(8 << 20);
-    let mut timer = Timer::new(stream.clone(), flush_bytes)?;
+    let flush_method = FlushMethod::from(cli.l2_flush);
+    let helpers = build_helper(
+        &tc,
+        &info.arch.to_string(),
+        "timing_helpers",
+        include_str!("../../timing_helpers.cu"),
+    )
+    .context("building the timing helpers (L2 flush, empty kernel)")?;
+    let flush = L2Flush::new(
+        &gpu,
+        &stream,
+        flush_method,
+        flush_bytes,
+        Some(helpers.clone()),
+    )?;
+    let empty = EmptyKernel::new(&gpu, helpers)?;
+    let mut timer = Timer::new(stream.clone(), flush)?;
     let mut clocks = Clocks::default();
     match clocks_now() {
         Ok(c) => clocks.before = Some(c),
@@ -486,6 +570,10 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         "bandwidth: best of 10 device-to-device copies of {} MiB (read + write bytes); FLOP/s: best of 10 cuBLAS fp16 GEMMs 8192^3 with fp32 compute",
         bw_bytes >> 20
     );
+
+    // The floor of the method itself: an empty kernel timed the same way.
+    progress.set("timing the empty kernel (launch and events)");
+    let launch_floor = measure_floor(&mut timer, &empty, &cfg, &modes)?;
 
     // Inputs and references.
     let p = &cfg.problem;
@@ -567,7 +655,13 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         ));
     } else {
         progress.set("building the cuBLAS baseline's softmax kernel");
-        let made = build_softmax(&tc, &info.arch.to_string()).and_then(|cubin| {
+        let made = build_helper(
+            &tc,
+            &info.arch.to_string(),
+            "softmax_rows",
+            include_str!("../../softmax_rows.cu"),
+        )
+        .and_then(|cubin| {
             Ok(CublasAttention::new(
                 &gpu,
                 &stream,
@@ -619,6 +713,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             scale,
             info.l2_bytes,
             &mode_arg,
+            &flush_method.to_string(),
         ) {
             Ok(o) => {
                 notes.push(format!("PyTorch {} on {}", o.torch, o.device));
@@ -773,7 +868,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         work,
         peaks,
         peak_method,
-        l2_flush_bytes: timer.flush_bytes() as u64,
+        l2_flush_bytes: timer.flush().bytes() as u64,
+        l2_flush_method: timer.flush().method().to_string(),
+        launch_floor,
         settings: cfg.bench.clone(),
         hot_launches: cfg.bench.hot_launches,
         results,
@@ -805,6 +902,13 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         crate::ci::junit(&ci_run).write(path)?;
     }
     out.line(bench::render::run_table(&summary));
+    let us = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} us"));
+    out.line(format!(
+        "launch floor (an empty kernel, same method): cold {}, hot {}; L2 flush: {}",
+        us(summary.launch_floor.cold_p50_us),
+        us(summary.launch_floor.hot_p50_us),
+        summary.l2_flush_method
+    ));
     for n in &summary.notes {
         out.line(format!("note: {n}"));
     }

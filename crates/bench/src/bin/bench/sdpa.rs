@@ -41,19 +41,21 @@ pub fn run(
     scale: f32,
     l2_bytes: u64,
     modes: &str,
+    l2_flush: &str,
 ) -> Result<SdpaOutput, String> {
     if !script.is_file() {
         return Err(format!("{} does not exist", script.display()));
     }
-    let probe = duct::cmd!(
-        python,
-        "-c",
-        "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)"
+    let probe = child_guard::output(
+        &duct::cmd!(
+            python,
+            "-c",
+            "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)"
+        )
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked(),
     )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
     .map_err(|e| format!("cannot run {python}: {e}"))?;
     if !probe.status.success() {
         let err = String::from_utf8_lossy(&probe.stderr);
@@ -83,13 +85,15 @@ pub fn run(
         format!("--l2-bytes={l2_bytes}"),
         format!("--seed={}", cfg.oracle.seed % (1 << 31)),
         format!("--modes={modes}"),
+        format!("--l2-flush={l2_flush}"),
     ];
-    let out = duct::cmd(python, &args)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| format!("cannot run {python} {}: {e}", script.display()))?;
+    let out = child_guard::output(
+        &duct::cmd(python, &args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked(),
+    )
+    .map_err(|e| format!("cannot run {python} {}: {e}", script.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
@@ -129,5 +133,69 @@ mod tests {
         assert_eq!(o.baselines[0].mode, Mode::Cold);
         assert_eq!(o.baselines[0].stop_reason, StopReason::Converged);
         assert_eq!(o.unavailable[0].name, "torch_sdpa_cudnn");
+    }
+
+    fn canon_3() -> Config {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        Config::load(&root.join("configs/canon_3.toml")).expect("canon_3 loads")
+    }
+
+    /// An executable shell script in a fresh temporary directory.
+    fn fake_python(body: &str) -> (tempfile::TempDir, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("python3");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let s = p.display().to_string();
+        (dir, s)
+    }
+
+    fn script() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sdpa_baseline.py")
+    }
+
+    /// A real CPython that cannot import torch (site-packages off with -S): the baselines
+    /// are skipped with Python's own reason, never a panic or a pass.
+    #[test]
+    fn python_without_torch_is_a_reason_not_a_failure() {
+        let (_d, py) = fake_python("exec python3 -I -S \"$@\"");
+        let err = run(
+            &py,
+            &script(),
+            &canon_3(),
+            0.125,
+            50 << 20,
+            "cold,hot",
+            "read",
+        )
+        .expect_err("torch cannot be imported");
+        assert!(err.contains("cannot import torch"), "{err}");
+        assert!(err.contains("No module named 'torch'"), "{err}");
+    }
+
+    /// torch present but no CUDA device (the probe exits 3): said so.
+    #[test]
+    fn torch_without_cuda_is_named() {
+        let (_d, py) = fake_python("exit 3");
+        let err =
+            run(&py, &script(), &canon_3(), 0.125, 50 << 20, "cold", "read").expect_err("no CUDA");
+        assert!(err.contains("torch sees no CUDA device"), "{err}");
+    }
+
+    /// A script that dies, or prints something that is not the JSON, is an error naming it.
+    #[test]
+    fn a_crashing_or_garbled_script_is_an_error_naming_it() {
+        let (_d, py) = fake_python(
+            "case \"$2\" in *torch*) exit 0;; esac; echo 'Traceback: boom' >&2; exit 1",
+        );
+        let err =
+            run(&py, &script(), &canon_3(), 0.125, 50 << 20, "cold", "read").expect_err("crash");
+        assert!(err.contains("exited with") && err.contains("boom"), "{err}");
+        let (_d, py) =
+            fake_python("case \"$2\" in *torch*) exit 0;; esac; echo 'not json'; exit 0");
+        let err =
+            run(&py, &script(), &canon_3(), 0.125, 50 << 20, "cold", "read").expect_err("garbled");
+        assert!(err.contains("printed no baseline JSON"), "{err}");
     }
 }

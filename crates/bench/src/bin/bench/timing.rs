@@ -1,6 +1,6 @@
-//! Timing on the GPU with CUDA events: cold samples (L2 flushed by a memset of a buffer of
-//! at least twice the L2 before each sample; the start event is recorded after the flush,
-//! so the flush is not timed) and hot samples (a CUDA graph of N launches, or N launches
+//! Timing on the GPU with CUDA events: cold samples (L2 flushed through a buffer of at
+//! least twice the L2 before each sample, by reading it or by a memset: [`L2Flush`]; the
+//! start event is recorded after the flush, so the flush is not timed) and hot samples (a CUDA graph of N launches, or N launches
 //! back to back when a graph cannot be captured; per-launch time = sample / N).
 
 use std::sync::Arc;
@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use bench::{Sampler, StopReason, StopRule};
 use cudarc::driver::sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode};
-use cudarc::driver::{CudaEvent, CudaSlice, CudaStream};
+use cudarc::driver::{CudaEvent, CudaStream};
+use kernel_runtime::device::timing::L2Flush;
 
 /// Work to time: enqueues one launch on the stream (may be captured into a graph).
 pub type Work<'a> = &'a dyn Fn(&Arc<CudaStream>) -> anyhow::Result<()>;
@@ -33,7 +34,7 @@ pub struct Measured {
 /// Events, the flush buffer and the stream everything is timed on.
 pub struct Timer {
     pub stream: Arc<CudaStream>,
-    flush: CudaSlice<u8>,
+    flush: L2Flush,
     start: CudaEvent,
     end: CudaEvent,
 }
@@ -43,12 +44,9 @@ fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::
 }
 
 impl Timer {
-    /// A timer on `stream` with an L2 flush buffer of `flush_bytes`.
-    pub fn new(stream: Arc<CudaStream>, flush_bytes: usize) -> anyhow::Result<Self> {
+    /// A timer on `stream` that flushes L2 with `flush` before every cold sample.
+    pub fn new(stream: Arc<CudaStream>, flush: L2Flush) -> anyhow::Result<Self> {
         let ctx = stream.context().clone();
-        let flush = stream
-            .alloc_zeros::<u8>(flush_bytes)
-            .map_err(drv("allocate the L2 flush buffer"))?;
         let start = ctx
             .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
             .map_err(drv("create event"))?;
@@ -63,9 +61,9 @@ impl Timer {
         })
     }
 
-    /// Flush bytes.
-    pub fn flush_bytes(&self) -> usize {
-        self.flush.len()
+    /// The L2 flush of cold samples.
+    pub fn flush(&self) -> &L2Flush {
+        &self.flush
     }
 
     fn timed(&self, work: &dyn Fn(&Arc<CudaStream>) -> anyhow::Result<()>) -> anyhow::Result<f64> {
@@ -101,9 +99,7 @@ impl Timer {
         let t0 = Instant::now();
         let stop = loop {
             before(&self.stream)?;
-            self.stream
-                .memset_zeros(&mut self.flush)
-                .map_err(drv("flush L2 (memset)"))?;
+            self.flush.enqueue(&self.stream)?;
             let us = self.timed(work)?;
             if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
                 break r;

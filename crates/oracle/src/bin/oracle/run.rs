@@ -36,10 +36,25 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         }
         cfg.kernels.under_test = controls;
     }
+    // A single launch (the sanitizer gate's target) writes no evidence: no run lock.
+    let _run_lock = if cli.single_launch {
+        None
+    } else {
+        Some(cli.common.lock_gate_dir("oracle", &cfg.name)?)
+    };
     let tc = cli.common.toolchain()?;
     let built = build_all(&cfg, &tc, false)?;
     let gpu = Gpu::open(0)?;
     let shape = shape_of(&cfg);
+    // Q, K, V, O with their guard bands, twice (the kernel's launch and the GPU
+    // reference's, on fresh buffers), in fp16.
+    let p = &cfg.problem;
+    let elems = p.batch as u64 * p.heads as u64 * p.seq_len as u64 * p.head_dim as u64;
+    let guarded = elems + 2 * cfg.oracle.guard_elems as u64;
+    gpu.require_free(
+        2 * 4 * guarded * 2,
+        &format!("config `{}`: Q, K, V, O with guard bands, twice", cfg.name),
+    )?;
     if cli.single_launch {
         return single_launch(&gpu, &cfg, &built[0], &shape, &out);
     }

@@ -58,9 +58,6 @@ pub struct Cli {
 fn main() -> std::process::ExitCode {
     cli_support::main_with("sanitizer-gate", || {
         let cli: Cli = cli_support::parse_args()?;
-        // compute-sanitizer runs in its own process group (for the timeout), out of reach of
-        // a terminal's Ctrl-C: stop it ourselves on SIGINT/SIGTERM/SIGHUP.
-        sanitizer_gate::process::install_interrupt_handler()?;
         run::main(&cli)
     })
 }

@@ -32,6 +32,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let started_at = now_rfc3339();
     let cfg = cli.common.load_config()?;
     check_suppressions(&cfg.sanitizer.suppress)?;
+    let _run_lock = cli.common.lock_gate_dir("sanitizers", &cfg.name)?;
     let tools = tools_of(cli, &cfg)?;
     let tc = cli.common.toolchain()?;
     let cs = compute_sanitizer(cli, &tc)?;

@@ -346,15 +346,16 @@ fn dump_sass(
         cuobjdump.path.display(),
         cubin.cubin.display()
     );
-    let out = duct::cmd(&cuobjdump.path, &args)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| RuntimeError::ToolFailed {
-            command: command.clone(),
-            detail: format!("could not start cuobjdump: {e}"),
-        })?;
+    let out = child_guard::output(
+        &duct::cmd(&cuobjdump.path, &args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked(),
+    )
+    .map_err(|e| RuntimeError::ToolFailed {
+        command: command.clone(),
+        detail: format!("could not start cuobjdump: {e}"),
+    })?;
     if !out.status.success() {
         return Err(RuntimeError::ToolFailed {
             command,

@@ -48,6 +48,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let cfg = cli.common.load_config()?;
+    let _run_lock = cli.common.lock_gate_dir("stats", &cfg.name)?;
     let tc = cli.common.toolchain()?;
     let cuobjdump = tc.require_cuobjdump()?.clone();
     let dir = cli.common.gate_dir("stats", &cfg.name);
