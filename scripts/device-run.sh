@@ -38,6 +38,8 @@ timed() { # name, command... (each step killed after $STEP_TIMEOUT seconds)
   [ -d artifacts ] && tar czf "$OUT/artifacts.tgz" artifacts 2>/dev/null
   return $rc
 }
+# ncu's report without the lines that name the profiled process's path on this machine.
+ncu_lines() { grep -vE '^==PROF== (Connected|Disconnected)|^\[[0-9]+\] '; }
 for stage in "${stages[@]}"; do
   case $stage in
     doctor)
@@ -114,7 +116,7 @@ for stage in "${stages[@]}"; do
         for i in $(seq 1 10); do
           timeout -k 5 60 ncu --clock-control none --metrics gpu__time_duration.sum \
             oracle --config configs/canon_3.toml --kernel "kernels/attention/$k.toml" --single-launch
-        done > "logs/ncu.$k.canon_3.log" 2>&1
+        done 2>&1 | ncu_lines > "logs/ncu.$k.canon_3.log"
         grep -E "gpu__time_duration.sum" "logs/ncu.$k.canon_3.log" | sed "s/^/ncu $k /" >> "$summary"
       done
       tar czf "$OUT/agree.tgz" artifacts-agree 2>/dev/null

@@ -9,7 +9,9 @@ Timing follows the bench's own method: CUDA events; cold samples flush L2 before
 sample, outside the timed region, through a buffer of at least twice the L2, the same way
 the bench does (--l2-flush): `read` reduces it (L2 left holding clean lines, as after
 Nsight Compute's cache control), `write` zeroes it (L2 left full of dirty lines);
-hot samples replay a CUDA graph of N calls (back to back when capture fails). The
+hot samples replay a CUDA graph of N calls (back to back when capture fails). Before every
+sample, torch.cuda._sleep holds the GPU (--spin-cycles, as the bench's spin kernel does) while
+the host enqueues the flush, the events and the call, so host launch costs are not timed. The
 stopping rule is the bench's: min samples and min time, then relative stdev below the
 target or a stable noise estimate, with a timeout. Each backend's output is checked
 against the math backend in fp32 before timing.
@@ -56,6 +58,8 @@ def sample_loop(torch, a, before, timed, per):
     samples, noise = [], []
     t0 = time.monotonic()
     while True:
+        # Hold the GPU while the host enqueues what follows (the bench's spin kernel).
+        torch.cuda._sleep(a.spin_cycles)
         before()
         start.record()
         timed()
@@ -79,6 +83,7 @@ def main():
     p.add_argument("--causal", type=int, default=0)
     p.add_argument("--modes", default="cold,hot")
     p.add_argument("--l2-flush", dest="l2_flush", choices=("read", "write"), default="read")
+    p.add_argument("--spin-cycles", dest="spin_cycles", type=int, default=200000)
     p.add_argument("--backends", default="flash,efficient,cudnn")
     a = p.parse_args()
 

@@ -26,3 +26,14 @@ extern "C" __global__ void l2_flush_read(const int4* __restrict__ buf, unsigned 
 // itself (the launch and the two CUDA events), which Nsight Compute's kernel duration
 // does not include.
 extern "C" __global__ void empty() {}
+
+// spin: one thread busy-waits `cycles` SM clocks. Enqueued before every sample, it holds
+// the GPU while the host enqueues the flush, the start event, the work and the end event,
+// so that no host-side launch cost (large for PyTorch's cuDNN path) lands between the
+// events: the same trick as NVBench's blocking kernel, and torch.cuda._sleep in the
+// baseline script.
+extern "C" __global__ void spin(long long cycles) {
+    long long t0 = clock64();
+    while (clock64() - t0 < cycles) {
+    }
+}

@@ -146,14 +146,15 @@ impl L2Flush {
     }
 }
 
-/// The `empty` kernel of the timing helpers' cubin: one block of one thread, no work.
-pub struct EmptyKernel {
+/// The `empty` and `spin` kernels of the timing helpers' cubin.
+pub struct HelperKernels {
     _module: Arc<CudaModule>,
-    f: CudaFunction,
+    empty: CudaFunction,
+    spin: CudaFunction,
 }
 
-impl EmptyKernel {
-    /// Loads `empty` from `cubin`.
+impl HelperKernels {
+    /// Loads `empty` and `spin` from `cubin`.
     pub fn new(gpu: &Gpu, cubin: Vec<u8>) -> Result<Self, RuntimeError> {
         let drv = |op: &str, e: cudarc::driver::DriverError| RuntimeError::Driver {
             op: op.to_string(),
@@ -163,23 +164,45 @@ impl EmptyKernel {
             .ctx
             .load_module(Ptx::from_binary(cubin))
             .map_err(|e| drv("load the timing helpers' cubin", e))?;
-        let f = module
+        let empty = module
             .load_function("empty")
             .map_err(|e| drv("find the empty kernel", e))?;
-        Ok(EmptyKernel { _module: module, f })
+        let spin = module
+            .load_function("spin")
+            .map_err(|e| drv("find the spin kernel", e))?;
+        Ok(HelperKernels {
+            _module: module,
+            empty,
+            spin,
+        })
     }
 
-    /// Enqueues one launch on `stream` (may be captured into a graph).
-    pub fn enqueue(&self, stream: &Arc<CudaStream>) -> Result<(), RuntimeError> {
-        let cfg = LaunchConfig {
+    fn one_thread() -> LaunchConfig {
+        LaunchConfig {
             grid_dim: (1, 1, 1),
             block_dim: (1, 1, 1),
             shared_mem_bytes: 0,
-        };
-        let mut launch = stream.launch_builder(&self.f);
+        }
+    }
+
+    /// Enqueues the empty kernel on `stream` (may be captured into a graph).
+    pub fn enqueue_empty(&self, stream: &Arc<CudaStream>) -> Result<(), RuntimeError> {
+        let mut launch = stream.launch_builder(&self.empty);
         // SAFETY: `empty` takes no parameters and touches no memory.
-        unsafe { launch.launch(cfg) }.map_err(|e| RuntimeError::Driver {
+        unsafe { launch.launch(Self::one_thread()) }.map_err(|e| RuntimeError::Driver {
             op: "launch the empty kernel".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(())
+    }
+
+    /// Enqueues a busy-wait of `cycles` SM clocks on `stream` (one thread).
+    pub fn enqueue_spin(&self, stream: &Arc<CudaStream>, cycles: i64) -> Result<(), RuntimeError> {
+        let mut launch = stream.launch_builder(&self.spin);
+        launch.arg(&cycles);
+        // SAFETY: `spin` takes one `long long` (i64, pushed above) and touches no memory.
+        unsafe { launch.launch(Self::one_thread()) }.map_err(|e| RuntimeError::Driver {
+            op: "launch the spin kernel".into(),
             detail: e.to_string(),
         })?;
         Ok(())

@@ -16,7 +16,7 @@ use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use half::f16;
 use kernel_runtime::build::BuiltKernel;
 use kernel_runtime::device::blas::{self, CublasAttention, GemmProbe};
-use kernel_runtime::device::timing::{EmptyKernel, FlushMethod, L2Flush};
+use kernel_runtime::device::timing::{FlushMethod, HelperKernels, L2Flush};
 use kernel_runtime::device::{AttentionArgs, Gpu, LoadedKernel};
 use oracle::{PassRule, Shape, Tolerance};
 
@@ -425,7 +425,7 @@ fn build_helper(
 /// nothing costs under this method (launch, events, for hot the graph's per-launch cost).
 fn measure_floor(
     timer: &mut Timer,
-    empty: &EmptyKernel,
+    helpers: &HelperKernels,
     cfg: &Config,
     modes: &[Mode],
 ) -> anyhow::Result<record::LaunchFloor> {
@@ -435,7 +435,7 @@ fn measure_floor(
         cfg.bench.target_rel_stdev,
         cfg.bench.timeout_s,
     );
-    let work = |s: &Arc<CudaStream>| -> anyhow::Result<()> { Ok(empty.enqueue(s)?) };
+    let work = |s: &Arc<CudaStream>| -> anyhow::Result<()> { Ok(helpers.enqueue_empty(s)?) };
     let mut nothing = |_: &Arc<CudaStream>| -> anyhow::Result<()> { Ok(()) };
     let mut floor = record::LaunchFloor::default();
     for &mode in modes {
@@ -523,7 +523,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         "timing_helpers",
         include_str!("../../timing_helpers.cu"),
     )
-    .context("building the timing helpers (L2 flush, empty kernel)")?;
+    .context("building the timing helpers (L2 flush, empty and spin kernels)")?;
     let flush = L2Flush::new(
         &gpu,
         &stream,
@@ -531,8 +531,8 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         flush_bytes,
         Some(helpers.clone()),
     )?;
-    let empty = EmptyKernel::new(&gpu, helpers)?;
-    let mut timer = Timer::new(stream.clone(), flush)?;
+    let helper_kernels = Arc::new(HelperKernels::new(&gpu, helpers)?);
+    let mut timer = Timer::new(stream.clone(), flush, helper_kernels.clone())?;
     let mut clocks = Clocks::default();
     match clocks_now() {
         Ok(c) => clocks.before = Some(c),
@@ -573,7 +573,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
 
     // The floor of the method itself: an empty kernel timed the same way.
     progress.set("timing the empty kernel (launch and events)");
-    let launch_floor = measure_floor(&mut timer, &empty, &cfg, &modes)?;
+    let launch_floor = measure_floor(&mut timer, &helper_kernels, &cfg, &modes)?;
 
     // Inputs and references.
     let p = &cfg.problem;
@@ -706,15 +706,13 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             .map(Mode::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        match crate::sdpa::run(
-            &cli.python,
-            &sdpa_script(cli),
-            &cfg,
-            scale,
-            info.l2_bytes,
-            &mode_arg,
-            &flush_method.to_string(),
-        ) {
+        let method = crate::sdpa::Method {
+            l2_bytes: info.l2_bytes,
+            modes: &mode_arg,
+            l2_flush: &flush_method.to_string(),
+            spin_cycles: crate::timing::SPIN_CYCLES,
+        };
+        match crate::sdpa::run(&cli.python, &sdpa_script(cli), &cfg, scale, &method) {
             Ok(o) => {
                 notes.push(format!("PyTorch {} on {}", o.torch, o.device));
                 for u in o.unavailable {

@@ -33,16 +33,33 @@ pub struct Unavailable {
     pub reason: String,
 }
 
+/// How the script times: the bench's own method, passed on.
+#[derive(Debug, Clone, Copy)]
+pub struct Method<'a> {
+    /// The device's L2 bytes (the flush buffer is twice that).
+    pub l2_bytes: u64,
+    /// `cold`, `hot` or `cold,hot`.
+    pub modes: &'a str,
+    /// `read` or `write`.
+    pub l2_flush: &'a str,
+    /// SM clocks to hold the GPU before every sample.
+    pub spin_cycles: i64,
+}
+
 /// Runs the script; `Err` says why the baselines could not be taken (never fatal).
 pub fn run(
     python: &str,
     script: &Path,
     cfg: &Config,
     scale: f32,
-    l2_bytes: u64,
-    modes: &str,
-    l2_flush: &str,
+    method: &Method,
 ) -> Result<SdpaOutput, String> {
+    let Method {
+        l2_bytes,
+        modes,
+        l2_flush,
+        spin_cycles,
+    } = *method;
     if !script.is_file() {
         return Err(format!("{} does not exist", script.display()));
     }
@@ -86,6 +103,7 @@ pub fn run(
         format!("--seed={}", cfg.oracle.seed % (1 << 31)),
         format!("--modes={modes}"),
         format!("--l2-flush={l2_flush}"),
+        format!("--spin-cycles={spin_cycles}"),
     ];
     let out = child_guard::output(
         &duct::cmd(python, &args)
@@ -135,6 +153,15 @@ mod tests {
         assert_eq!(o.unavailable[0].name, "torch_sdpa_cudnn");
     }
 
+    fn method(modes: &str) -> Method<'_> {
+        Method {
+            l2_bytes: 50 << 20,
+            modes,
+            l2_flush: "read",
+            spin_cycles: 1000,
+        }
+    }
+
     fn canon_3() -> Config {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         Config::load(&root.join("configs/canon_3.toml")).expect("canon_3 loads")
@@ -160,16 +187,8 @@ mod tests {
     #[test]
     fn python_without_torch_is_a_reason_not_a_failure() {
         let (_d, py) = fake_python("exec python3 -I -S \"$@\"");
-        let err = run(
-            &py,
-            &script(),
-            &canon_3(),
-            0.125,
-            50 << 20,
-            "cold,hot",
-            "read",
-        )
-        .expect_err("torch cannot be imported");
+        let err = run(&py, &script(), &canon_3(), 0.125, &method("cold,hot"))
+            .expect_err("torch cannot be imported");
         assert!(err.contains("cannot import torch"), "{err}");
         assert!(err.contains("No module named 'torch'"), "{err}");
     }
@@ -178,8 +197,7 @@ mod tests {
     #[test]
     fn torch_without_cuda_is_named() {
         let (_d, py) = fake_python("exit 3");
-        let err =
-            run(&py, &script(), &canon_3(), 0.125, 50 << 20, "cold", "read").expect_err("no CUDA");
+        let err = run(&py, &script(), &canon_3(), 0.125, &method("cold")).expect_err("no CUDA");
         assert!(err.contains("torch sees no CUDA device"), "{err}");
     }
 
@@ -189,13 +207,11 @@ mod tests {
         let (_d, py) = fake_python(
             "case \"$2\" in *torch*) exit 0;; esac; echo 'Traceback: boom' >&2; exit 1",
         );
-        let err =
-            run(&py, &script(), &canon_3(), 0.125, 50 << 20, "cold", "read").expect_err("crash");
+        let err = run(&py, &script(), &canon_3(), 0.125, &method("cold")).expect_err("crash");
         assert!(err.contains("exited with") && err.contains("boom"), "{err}");
         let (_d, py) =
             fake_python("case \"$2\" in *torch*) exit 0;; esac; echo 'not json'; exit 0");
-        let err =
-            run(&py, &script(), &canon_3(), 0.125, 50 << 20, "cold", "read").expect_err("garbled");
+        let err = run(&py, &script(), &canon_3(), 0.125, &method("cold")).expect_err("garbled");
         assert!(err.contains("printed no baseline JSON"), "{err}");
     }
 }

@@ -1,7 +1,9 @@
 //! Timing on the GPU with CUDA events: cold samples (L2 flushed through a buffer of at
 //! least twice the L2 before each sample, by reading it or by a memset: [`L2Flush`]; the
-//! start event is recorded after the flush, so the flush is not timed) and hot samples (a CUDA graph of N launches, or N launches
-//! back to back when a graph cannot be captured; per-launch time = sample / N).
+//! start event is recorded after the flush, so the flush is not timed) and hot samples (a
+//! CUDA graph of N launches, or N launches back to back when a graph cannot be captured;
+//! per-launch time = sample / N). Before every sample a one-thread spin kernel holds the GPU
+//! ([`SPIN_CYCLES`]) while the host enqueues the rest, so no host launch cost is timed.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +12,7 @@ use anyhow::Context as _;
 use bench::{Sampler, StopReason, StopRule};
 use cudarc::driver::sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode};
 use cudarc::driver::{CudaEvent, CudaStream};
-use kernel_runtime::device::timing::L2Flush;
+use kernel_runtime::device::timing::{HelperKernels, L2Flush};
 
 /// Work to time: enqueues one launch on the stream (may be captured into a graph).
 pub type Work<'a> = &'a dyn Fn(&Arc<CudaStream>) -> anyhow::Result<()>;
@@ -31,10 +33,17 @@ pub struct Measured {
     pub method: &'static str,
 }
 
+/// SM clocks the spin kernel holds the GPU for before every sample: at least 100 us at any
+/// clock up to 2 GHz (the H100 runs at most 1.98 GHz), long enough for the host to enqueue
+/// the flush, both events and the work (PyTorch's cuDNN path takes tens of microseconds of
+/// host time per call), so that no host launch cost lands between the events.
+pub const SPIN_CYCLES: i64 = 200_000;
+
 /// Events, the flush buffer and the stream everything is timed on.
 pub struct Timer {
     pub stream: Arc<CudaStream>,
     flush: L2Flush,
+    helpers: Arc<HelperKernels>,
     start: CudaEvent,
     end: CudaEvent,
 }
@@ -44,8 +53,13 @@ fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::
 }
 
 impl Timer {
-    /// A timer on `stream` that flushes L2 with `flush` before every cold sample.
-    pub fn new(stream: Arc<CudaStream>, flush: L2Flush) -> anyhow::Result<Self> {
+    /// A timer on `stream` that flushes L2 with `flush` before every cold sample and holds
+    /// the GPU with `helpers`' spin kernel before every sample ([`SPIN_CYCLES`]).
+    pub fn new(
+        stream: Arc<CudaStream>,
+        flush: L2Flush,
+        helpers: Arc<HelperKernels>,
+    ) -> anyhow::Result<Self> {
         let ctx = stream.context().clone();
         let start = ctx
             .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
@@ -56,6 +70,7 @@ impl Timer {
         Ok(Timer {
             stream,
             flush,
+            helpers,
             start,
             end,
         })
@@ -99,6 +114,7 @@ impl Timer {
         let t0 = Instant::now();
         let stop = loop {
             before(&self.stream)?;
+            self.helpers.enqueue_spin(&self.stream, SPIN_CYCLES)?;
             self.flush.enqueue(&self.stream)?;
             let us = self.timed(work)?;
             if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
@@ -152,6 +168,7 @@ impl Timer {
         let t0 = Instant::now();
         let stop = loop {
             before(&self.stream)?;
+            self.helpers.enqueue_spin(&self.stream, SPIN_CYCLES)?;
             let us = self.timed(&many)? / n as f64;
             if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
                 break r;
