@@ -10,8 +10,9 @@ sample, outside the timed region, through a buffer of at least twice the L2, the
 the bench does (--l2-flush): `read` reduces it (L2 left holding clean lines, as after
 Nsight Compute's cache control), `write` zeroes it (L2 left full of dirty lines);
 hot samples replay a CUDA graph of N calls (back to back when capture fails). Before every
-sample, torch.cuda._sleep holds the GPU (--spin-cycles, as the bench's spin kernel does) while
-the host enqueues the flush, the events and the call, so host launch costs are not timed. The
+cold sample, torch.cuda._sleep holds the GPU (--spin-cycles, as the bench's spin kernel does)
+while the host enqueues the flush, the events and the call, so host launch costs are not
+timed; hot samples go without, as in the bench. The
 stopping rule is the bench's: min samples and min time, then relative stdev below the
 target or a stable noise estimate, with a timeout. Each backend's output is checked
 against the math backend in fp32 before timing.
@@ -52,14 +53,15 @@ def rel_stdev(xs):
     return math.sqrt(v) / m if m else None
 
 
-def sample_loop(torch, a, before, timed, per):
+def sample_loop(torch, a, before, timed, per, spin):
     start = torch.cuda.Event(enable_timing=True)
     end = torch.cuda.Event(enable_timing=True)
     samples, noise = [], []
     t0 = time.monotonic()
     while True:
-        # Hold the GPU while the host enqueues what follows (the bench's spin kernel).
-        torch.cuda._sleep(a.spin_cycles)
+        if spin:
+            # Cold: hold the GPU while the host enqueues what follows (the bench's spin kernel).
+            torch.cuda._sleep(a.spin_cycles)
         before()
         start.record()
         timed()
@@ -122,7 +124,7 @@ def main():
                 torch.cuda.synchronize()
                 modes = a.modes.split(",")
                 if "cold" in modes:
-                    s, why, el = sample_loop(torch, a, flush_l2, call, 1)
+                    s, why, el = sample_loop(torch, a, flush_l2, call, 1, True)
                     out["baselines"].append({"name": name, "mode": "cold", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": 1, "method": "events", "max_abs_err": err})
                 if "hot" in modes:
                     n = max(1, a.hot_launches)
@@ -148,7 +150,7 @@ def main():
                         def many():
                             for _ in range(n):
                                 call()
-                    s, why, el = sample_loop(torch, a, lambda: None, many, n)
+                    s, why, el = sample_loop(torch, a, lambda: None, many, n, False)
                     out["baselines"].append({"name": name, "mode": "hot", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": n, "method": method, "max_abs_err": err})
         except Exception as e:
             out["unavailable"].append({"name": name, "reason": f"{type(e).__name__}: {e}".splitlines()[0][:300]})

@@ -2,8 +2,11 @@
 //! least twice the L2 before each sample, by reading it or by a memset: [`L2Flush`]; the
 //! start event is recorded after the flush, so the flush is not timed) and hot samples (a
 //! CUDA graph of N launches, or N launches back to back when a graph cannot be captured;
-//! per-launch time = sample / N). Before every sample a one-thread spin kernel holds the GPU
-//! ([`SPIN_CYCLES`]) while the host enqueues the rest, so no host launch cost is timed.
+//! per-launch time = sample / N). Before every cold sample a one-thread spin kernel holds
+//! the GPU ([`SPIN_CYCLES`]) while the host enqueues the rest, so no host launch cost is
+//! timed. Hot samples go without: a graph launch's host cost is spread over N launches, and
+//! 100 us with all but one SM idle measurably slowed the first launches after it (H100:
+//! fa_tc at canon_3 7.40 -> 7.65 us per launch, same run length).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,7 +36,7 @@ pub struct Measured {
     pub method: &'static str,
 }
 
-/// SM clocks the spin kernel holds the GPU for before every sample: at least 100 us at any
+/// SM clocks the spin kernel holds the GPU for before every cold sample: at least 100 us at any
 /// clock up to 2 GHz (the H100 runs at most 1.98 GHz), long enough for the host to enqueue
 /// the flush, both events and the work (PyTorch's cuDNN path takes tens of microseconds of
 /// host time per call), so that no host launch cost lands between the events.
@@ -53,8 +56,8 @@ fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::
 }
 
 impl Timer {
-    /// A timer on `stream` that flushes L2 with `flush` before every cold sample and holds
-    /// the GPU with `helpers`' spin kernel before every sample ([`SPIN_CYCLES`]).
+    /// A timer on `stream` that, before every cold sample, holds the GPU with `helpers`'
+    /// spin kernel ([`SPIN_CYCLES`]) and flushes L2 with `flush`.
     pub fn new(
         stream: Arc<CudaStream>,
         flush: L2Flush,
@@ -168,7 +171,6 @@ impl Timer {
         let t0 = Instant::now();
         let stop = loop {
             before(&self.stream)?;
-            self.helpers.enqueue_spin(&self.stream, SPIN_CYCLES)?;
             let us = self.timed(&many)? / n as f64;
             if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
                 break r;
