@@ -170,10 +170,26 @@ fn uri_for(g: &GroupedFinding, sources: &[SourceFile]) -> Option<String> {
         .filter(|s| s.kernel == g.kernel)
         .chain(sources.iter())
         .find(|s| s.path.file_name() == Some(base));
-    Some(match mine {
-        Some(s) => s.path.to_string_lossy().replace('\\', "/"),
+    let path = match mine {
+        Some(s) => s.path.to_string_lossy().into_owned(),
         None => file.to_string(),
-    })
+    };
+    Some(uri_reference(&path))
+}
+
+/// A path as a URI reference (RFC 3986): `\\` becomes `/`; bytes outside the unreserved
+/// set and `/` are percent-encoded, so a printed path with spaces or `#` stays a valid
+/// `artifactLocation.uri`.
+fn uri_reference(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.replace('\\', "/").bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// SARIF 2.1.0 with one result per grouped finding of the kernels under test (controls'
@@ -265,4 +281,22 @@ pub fn sarif(evals: &[&Evaluation], sources: &[SourceFile], tool_version: &str) 
             "results": results,
         }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_percent_encoded_references() {
+        assert_eq!(
+            uri_reference("kernels/attention/fa_tc.cu"),
+            "kernels/attention/fa_tc.cu"
+        );
+        assert_eq!(
+            uri_reference("C:\\k\\my kernel#1.cu"),
+            "C%3A/k/my%20kernel%231.cu"
+        );
+        assert_eq!(uri_reference("é.cu"), "%C3%A9.cu");
+    }
 }
