@@ -1,8 +1,8 @@
 //! child-guard owns one promise: a child process a cudadent tool starts (nvcc,
 //! compute-sanitizer, python3, another cudadent gate) never outlives the tool.
 //!
-//! - Every child runs in a process group of its own ([`output`], or [`in_own_group`] plus
-//!   [`register`] for callers that spawn themselves), so a timeout can kill it together with
+//! - Every child runs in a process group of its own ([`output`], or [`spawn`] for callers
+//!   that manage the child themselves), so a timeout can kill it together with
 //!   everything it started (nvcc's cicc and ptxas, the oracle under compute-sanitizer).
 //! - Its group is registered while it runs. A terminal's Ctrl-C reaches only the tool's own
 //!   group, and `kill -INT <tool>` only the tool, so the tool must stop its children itself:
@@ -33,6 +33,25 @@ pub fn park_if_interrupted() {
     while interrupted() {
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Held while a child is spawned and registered, and while [`stop_running`] collects the
+/// groups: a child is either registered before the stop (and stopped) or spawned after it
+/// (and, once the process is interrupted, never spawned at all).
+static SPAWNING: Mutex<()> = Mutex::new(());
+
+fn spawning() -> std::sync::MutexGuard<'static, ()> {
+    SPAWNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Under the spawn lock: parks (forever) if the process was interrupted, else runs `spawn`.
+fn spawn_unless_interrupted<T>(spawn: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let guard = spawning();
+    if interrupted() {
+        drop(guard);
+        park_if_interrupted();
+    }
+    spawn()
 }
 
 /// Process groups (leader PIDs) of the children running now.
@@ -69,15 +88,25 @@ impl Drop for Registration {
     }
 }
 
-/// Registers the process group led by `pgid` (a child spawned with [`in_own_group`]) so
+/// Registers the process group led by `pgid` (a child spawned in its own group) so
 /// that [`stop_running`] stops it, until the returned guard is dropped.
-pub fn register(pgid: u32) -> Registration {
+fn register(pgid: u32) -> Registration {
     running().push(pgid);
     Registration { pgid }
 }
 
+/// Spawns `cmd` in a process group of its own and registers the group, atomically with
+/// respect to [`stop_running`]; after an interrupt it never spawns (the thread parks).
+pub fn spawn(cmd: &mut Command) -> io::Result<(std::process::Child, Registration)> {
+    spawn_unless_interrupted(|| {
+        let child = in_own_group(cmd).spawn()?;
+        let registration = register(child.id());
+        Ok((child, registration))
+    })
+}
+
 /// Makes `cmd` start a process group of its own (its PID is the group's ID).
-pub fn in_own_group(cmd: &mut Command) -> &mut Command {
+fn in_own_group(cmd: &mut Command) -> &mut Command {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0)
 }
@@ -108,7 +137,10 @@ pub fn group_alive(pgid: u32) -> bool {
 /// Stops every registered group: SIGTERM, then SIGKILL to groups still alive after
 /// `grace`. Returns the groups that were stopped.
 pub fn stop_running(grace: Duration) -> Vec<u32> {
-    let groups: Vec<u32> = running().drain(..).collect();
+    let groups: Vec<u32> = {
+        let _no_spawns = spawning();
+        running().drain(..).collect()
+    };
     for &g in &groups {
         signal_group(g, rustix::process::Signal::TERM);
     }
@@ -127,14 +159,17 @@ pub fn stop_running(grace: Duration) -> Vec<u32> {
 /// [`duct::Expression::run`]. After the command ends, whatever it left running in its group
 /// is killed, so nothing it started outlives it.
 pub fn output(expr: &duct::Expression) -> io::Result<Output> {
-    let handle = expr
-        .before_spawn(|cmd| {
-            in_own_group(cmd);
-            Ok(())
-        })
-        .start()?;
-    let pids = handle.pids();
-    let registrations: Vec<Registration> = pids.iter().map(|&p| register(p)).collect();
+    let (handle, pids, registrations) = spawn_unless_interrupted(|| {
+        let handle = expr
+            .before_spawn(|cmd| {
+                in_own_group(cmd);
+                Ok(())
+            })
+            .start()?;
+        let pids = handle.pids();
+        let registrations: Vec<Registration> = pids.iter().map(|&p| register(p)).collect();
+        Ok((handle, pids, registrations))
+    })?;
     let result = handle.into_output();
     drop(registrations);
     for p in pids {
@@ -219,20 +254,24 @@ mod tests {
         assert!(dead(pid), "the background sleep outlived its command");
     }
 
-    #[test]
-    fn stop_running_terminates_a_registered_group_in_flight() {
-        let _s = serial();
-        let t = std::thread::spawn(|| {
-            output(
-                &duct::cmd!("sh", "-c", "sleep 60 & sleep 60")
-                    .stdout_null()
-                    .unchecked(),
-            )
+    /// `sh -c script` through [`output`] on a thread, once its group is registered.
+    fn running_in_thread(
+        script: &'static str,
+    ) -> std::thread::JoinHandle<io::Result<std::process::Output>> {
+        let t = std::thread::spawn(move || {
+            output(&duct::cmd!("sh", "-c", script).stdout_null().unchecked())
         });
         let deadline = Instant::now() + Duration::from_secs(5);
         while running_groups().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
+        t
+    }
+
+    #[test]
+    fn stop_running_terminates_a_registered_group_in_flight() {
+        let _s = serial();
+        let t = running_in_thread("sleep 60 & sleep 60");
         let started = Instant::now();
         let stopped = stop_running(Duration::from_secs(2));
         assert_eq!(stopped.len(), 1);
@@ -246,17 +285,7 @@ mod tests {
     #[test]
     fn stop_running_escalates_to_sigkill_when_term_is_ignored() {
         let _s = serial();
-        let t = std::thread::spawn(|| {
-            output(
-                &duct::cmd!("sh", "-c", "trap '' TERM; while :; do sleep 0.05; done")
-                    .stdout_null()
-                    .unchecked(),
-            )
-        });
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while running_groups().is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let t = running_in_thread("trap '' TERM; while :; do sleep 0.05; done");
         // Let the shell install its trap.
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();

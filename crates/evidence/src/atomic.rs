@@ -33,16 +33,19 @@ impl Drop for DirLock {
     }
 }
 
+/// The error of `action` on `path`, for `map_err`.
+fn io_at(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError {
+    let path = path.to_path_buf();
+    move |source| EvidenceError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 /// Creates `dir` if needed and takes its exclusive advisory lock, waiting for the holder.
 pub fn lock_dir(dir: &Path) -> Result<DirLock, EvidenceError> {
-    let err = |action: &'static str| {
-        let path = dir.to_path_buf();
-        move |source| EvidenceError::Io {
-            action,
-            path,
-            source,
-        }
-    };
+    let err = |action| io_at(action, dir);
     fs::create_dir_all(dir).map_err(err("create directory"))?;
     let f = fs::File::open(dir).map_err(err("open directory"))?;
     f.lock().map_err(err("lock directory"))?;
@@ -93,14 +96,7 @@ impl Drop for RunLock {
 /// Creates `dir` if needed and takes its run lock. When another process holds it,
 /// `on_wait` is called once (to say so), then this waits for the holder to finish.
 pub fn lock_run(dir: &Path, on_wait: impl FnOnce()) -> Result<RunLock, EvidenceError> {
-    let err = |action: &'static str| {
-        let path = dir.to_path_buf();
-        move |source| EvidenceError::Io {
-            action,
-            path,
-            source,
-        }
-    };
+    let err = |action| io_at(action, dir);
     fs::create_dir_all(dir).map_err(err("create directory"))?;
     let canonical = dir.canonicalize().map_err(err("resolve directory"))?;
     if poisoned_ok(RUN_LOCKED.lock()).contains(&canonical) {
@@ -217,14 +213,7 @@ pub fn clean_stale_temporaries(dir: &Path) -> usize {
 /// writers left behind ([`clean_stale_temporaries`]), so an interrupted run's debris is
 /// gone after the next run writes there.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| EvidenceError::Io {
-            action,
-            path: p,
-            source,
-        }
-    };
+    let io = io_at;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -53,20 +53,19 @@ pub fn run_captured(
     let (mut reader, writer) = os_pipe::pipe()?;
     let writer_err = writer.try_clone()?;
     let started = Instant::now();
-    let mut child = {
+    // Registered while it runs (spawned and registered under child_guard's lock), so an
+    // interrupt of the gate stops it.
+    let (mut child, registration) = {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(writer)
             .stderr(writer_err);
-        child_guard::in_own_group(&mut cmd);
-        cmd.spawn()?
+        child_guard::spawn(&mut cmd)?
         // `cmd` (holding the pipe's write ends) is dropped here, so the reader sees EOF
         // once every process of the group has closed its copies.
     };
     let pid = child.id();
-    // Registered while it runs, so an interrupt of the gate stops it (child_guard).
-    let registration = child_guard::register(pid);
     let buf = Arc::new(Mutex::new((Vec::<u8>::new(), false)));
     let (done_tx, done_rx) = mpsc::channel::<()>();
     {

@@ -254,6 +254,18 @@ fn a_gate_stopped_like_verify_stops_it_stops_its_nvcc() {
     fake.assert_all_dead("stopped like verify");
 }
 
+/// Asserts that `run` has not ended and `deadline` has not passed (waiting until `what`),
+/// then pauses briefly.
+fn still_running(run: &mut Child, log: &Path, deadline: Instant, what: &str) {
+    assert!(
+        run.try_wait().expect("try_wait").is_none(),
+        "the second run ended before it {what}: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    assert!(Instant::now() < deadline, "the second run never {what}");
+    std::thread::sleep(Duration::from_millis(20));
+}
+
 /// Two runs of one gate on one config against one out directory (a CI matrix on one
 /// runner): the second waits for the first's run lock, says so, and starts its own work
 /// only once the first has ended.
@@ -281,16 +293,7 @@ fn a_second_run_of_the_same_gate_and_config_waits_for_the_first() {
         .unwrap_or_default()
         .contains("waiting for another run of stats on canon_3")
     {
-        assert!(
-            second.try_wait().expect("try_wait").is_none(),
-            "the second run ended instead of waiting: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the second run never said it waits"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+        still_running(&mut second, &log, deadline, "said it waits");
     }
     // While it waits it starts nothing.
     std::thread::sleep(Duration::from_millis(500));
@@ -313,16 +316,7 @@ fn a_second_run_of_the_same_gate_and_config_waits_for_the_first() {
     // Now the second run gets the lock and starts its own nvcc.
     let deadline = Instant::now() + Duration::from_secs(60);
     while fake.recorded().len() <= before.len() {
-        assert!(
-            second.try_wait().expect("try_wait").is_none(),
-            "the second run ended: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the second run never started building"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+        still_running(&mut second, &log, deadline, "started building");
     }
     kill(&second);
     assert_eq!(

@@ -40,7 +40,7 @@ pub struct DeviceInfo {
     pub cuda_driver_api: String,
 }
 
-fn drv(op: &str) -> impl FnOnce(cudarc::driver::DriverError) -> RuntimeError + '_ {
+pub(crate) fn drv(op: &str) -> impl FnOnce(cudarc::driver::DriverError) -> RuntimeError + '_ {
     move |e| RuntimeError::Driver {
         op: op.to_string(),
         detail: e.to_string(),

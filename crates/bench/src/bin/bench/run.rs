@@ -524,14 +524,8 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         include_str!("../../timing_helpers.cu"),
     )
     .context("building the timing helpers (L2 flush, empty and spin kernels)")?;
-    let flush = L2Flush::new(
-        &gpu,
-        &stream,
-        flush_method,
-        flush_bytes,
-        Some(helpers.clone()),
-    )?;
     let helper_kernels = Arc::new(HelperKernels::new(&gpu, helpers)?);
+    let flush = L2Flush::new(&gpu, &stream, flush_method, flush_bytes, &helper_kernels)?;
     let mut timer = Timer::new(stream.clone(), flush, helper_kernels.clone())?;
     let mut clocks = Clocks::default();
     match clocks_now() {
