@@ -60,18 +60,25 @@ impl FakeToolchain {
         self.dir.path().join("out")
     }
 
-    /// `sass-inspect` on canon_3 with this toolchain, its own cache and out directory.
+    /// `sass-inspect --quiet` on canon_3 with this toolchain, its own cache and out
+    /// directory.
     fn sass_inspect(&self) -> Command {
+        let mut c = self.sass_inspect_saying();
+        c.arg("--quiet").stderr(Stdio::piped());
+        c
+    }
+
+    /// The same without `--quiet` (it says when it waits for another run).
+    fn sass_inspect_saying(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sass-inspect"));
-        c.args(["--config", "configs/canon_3.toml", "--quiet", "--out"])
+        c.args(["--config", "configs/canon_3.toml", "--out"])
             .arg(self.out())
             .arg("--cuda-root")
             .arg(self.root())
             .env("CUDADENT_CACHE_DIR", self.dir.path().join("cache"))
             .current_dir(repo())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::null());
         c
     }
 
@@ -276,18 +283,11 @@ fn a_second_run_of_the_same_gate_and_config_waits_for_the_first() {
     fake.wait_for_nvcc(Some(&mut first));
     let before = fake.recorded();
     let log = fake.dir.path().join("second.stderr");
-    let mut second = Command::new(env!("CARGO_BIN_EXE_sass-inspect"));
-    second
-        .args(["--config", "configs/canon_3.toml", "--out"])
-        .arg(fake.out())
-        .arg("--cuda-root")
-        .arg(fake.root())
-        .env("CUDADENT_CACHE_DIR", fake.dir.path().join("cache"))
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"));
-    let mut second = second.spawn().expect("start the second run");
+    let mut second = fake
+        .sass_inspect_saying()
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start the second run");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
