@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer bench bench3 again agreement ncu hardening variants verify3 selfcheck
+#     sanitizer bench bench3 again agreement ncu hardening resources variants verify3 selfcheck
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,6 +120,10 @@ for stage in "${stages[@]}"; do
         grep -E "gpu__time_duration.sum" "logs/ncu.$k.canon_3.log" | sed "s/^/ncu $k /" >> "$summary"
       done
       tar czf "$OUT/agree.tgz" artifacts-agree 2>/dev/null
+      ;;
+    resources)
+      STEP_LIMIT=600 timed resources scripts/device-resources.sh
+      cat logs/resources.log >> "$summary"
       ;;
     hardening)
       STEP_LIMIT=600 timed hardening scripts/device-hardening.sh
