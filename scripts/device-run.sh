@@ -4,7 +4,8 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer bench bench3 again agreement ncu hardening resources variants verify3 selfcheck
+#     sanitizer bench bench3 again agreement ncu hardening resources variants smallgrid verify3
+#     selfcheck
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +87,17 @@ for stage in "${stages[@]}"; do
       for n in 3 2 6 4; do timed "variants.bench.canon_$n" bench --config "configs/canon_$n.toml" "${ks[@]}" --out artifacts-variants --no-cublas; done
       for n in 3 2 6 4; do grep -E "fa_tc|sdpa_cudnn|sdpa_flash" "logs/variants.bench.canon_$n.log" | sed "s/^/canon_$n /" >> "$summary"; done
       tar czf "$OUT/variants.tgz" artifacts-variants logs/variants.* 2>/dev/null
+      ;;
+    smallgrid)
+      # The D=64 small-grid variants (v6, v7) against v5 and v4, oracle then bench, into
+      # artifacts-variants/ (the committed evidence stays as it is).
+      ks=(--kernel kernels/attention/fa_tc.toml)
+      for v in v4 v6 v7; do ks+=(--kernel "kernels/attention/variants/fa_tc_$v.toml"); done
+      for n in 3 2 6 5 1; do timed "smallgrid.oracle.canon_$n" oracle --config "configs/canon_$n.toml" "${ks[@]}" --out artifacts-variants; done
+      grep -h -E "^oracle canon_" logs/smallgrid.oracle.*.log >> "$summary"
+      for n in 3 2 6; do timed "smallgrid.bench.canon_$n" bench --config "configs/canon_$n.toml" "${ks[@]}" --out artifacts-variants --no-cublas; done
+      for n in 3 2 6; do grep -E "│ *(fa_tc[_a-z0-9]*|\[baseline\] torch_sdpa_cudnn) +│" "logs/smallgrid.bench.canon_$n.log" | sed "s/^/canon_$n /" >> "$summary"; done
+      tar czf "$OUT/variants.tgz" artifacts-variants logs/smallgrid.* 2>/dev/null
       ;;
     verify3)
       # The main job end to end on canon_3, into its own folder (the evidence above stays).
