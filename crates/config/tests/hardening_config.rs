@@ -16,12 +16,12 @@
 mod common;
 use common::{GOOD_CONFIG, GOOD_MANIFEST};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use cudadent_config::{Config, ConfigError, KernelManifest};
 use proptest::prelude::*;
+use test_support::{bounded, edits_with_truncation, mutate};
 
 const PER_CASE: Duration = Duration::from_secs(10);
 
@@ -29,23 +29,10 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs `f` on its own thread; fails if it panics or outlives `limit`.
-fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => v,
-        Err(RecvTimeoutError::Timeout) => panic!("loader still running after {limit:?}"),
-        Err(RecvTimeoutError::Disconnected) => panic!("loader panicked"),
-    }
-}
-
 /// Writes `config` as c.toml beside a good manifest and source, and loads it.
 fn load_bytes(config: Vec<u8>, manifest: &str) -> Result<Config, ConfigError> {
     let manifest = manifest.to_string();
-    bounded(PER_CASE, move || {
+    bounded(PER_CASE, "loader", move || {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("k.cu"), "// kernel\n").expect("write source");
         std::fs::write(dir.path().join("k.toml"), manifest).expect("write manifest");
@@ -104,28 +91,6 @@ fn seeds() -> &'static Seeds {
     })
 }
 
-fn mutate(mut s: Vec<u8>, edits: Vec<(u8, prop::sample::Index, u8)>) -> Vec<u8> {
-    for (op, at, byte) in edits {
-        let n = s.len();
-        match op {
-            0 if n > 0 => s[at.index(n)] = byte,
-            1 => s.insert(at.index(n + 1), byte),
-            2 if n > 0 => s.truncate(at.index(n)),
-            _ if n > 0 => {
-                s.remove(at.index(n));
-            }
-            _ => {}
-        }
-    }
-    s
-}
-
-fn edits() -> impl Strategy<Value = Vec<(u8, prop::sample::Index, u8)>> {
-    // Truncation (op 2) is rarer than the other edits so that most cases keep their end.
-    let op = prop_oneof![8 => prop::sample::select(vec![0u8, 1, 3]), 1 => Just(2u8)];
-    prop::collection::vec((op, any::<prop::sample::Index>(), any::<u8>()), 1..12)
-}
-
 /// Replaces one TOML value with something of another type, size or shape.
 fn value_swaps() -> impl Strategy<Value = (prop::sample::Index, &'static str)> {
     let values = &[
@@ -181,7 +146,7 @@ proptest! {
     #[test]
     fn mutated_real_configs_never_panic(
         i in any::<prop::sample::Index>(),
-        e in edits(),
+        e in edits_with_truncation(12),
     ) {
         let seed = seeds().0[i.index(seeds().0.len())].clone();
         if let Ok(cfg) = load_bytes(mutate(seed, e), GOOD_MANIFEST) {
@@ -203,7 +168,7 @@ proptest! {
 
     /// A good config naming a mutated manifest: the manifest errors come through, no panic.
     #[test]
-    fn config_with_mutated_manifest_never_panics(e in edits()) {
+    fn config_with_mutated_manifest_never_panics(e in edits_with_truncation(12)) {
         let manifest = String::from_utf8_lossy(&mutate(GOOD_MANIFEST.as_bytes().to_vec(), e))
             .into_owned();
         if let Ok(cfg) = load_bytes(GOOD_CONFIG.as_bytes().to_vec(), &manifest) {
@@ -216,14 +181,14 @@ proptest! {
     #[test]
     fn mutated_real_manifests_never_panic(
         i in any::<prop::sample::Index>(),
-        e in edits(),
+        e in edits_with_truncation(12),
         (at, value) in value_swaps(),
         swap in any::<bool>(),
     ) {
         let (path, text) = seeds().1[i.index(seeds().1.len())].clone();
         let text = if swap { swap_value(&text, at, value) } else { text };
         let text = String::from_utf8_lossy(&mutate(text.into_bytes(), e)).into_owned();
-        let parsed = bounded(PER_CASE, move || {
+        let parsed = bounded(PER_CASE, "loader", move || {
             KernelManifest::parse(&path, &text).map(|m| (m.name, m.entry, m.defines))
         });
         if let Ok((name, entry, defines)) = parsed {

@@ -11,26 +11,13 @@
 //! or `scripts/fuzz.sh`.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use cudadent_evidence::Header;
 use proptest::prelude::*;
 use serde_json::Value;
-
-fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let limit = Duration::from_secs(10);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => v,
-        Err(RecvTimeoutError::Timeout) => panic!("reader still running after {limit:?}"),
-        Err(RecvTimeoutError::Disconnected) => panic!("reader panicked"),
-    }
-}
+use test_support::{bounded, edits, mutate};
 
 fn json_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {
@@ -68,7 +55,7 @@ fn artifacts() -> &'static [(PathBuf, Vec<u8>)] {
 
 /// Reads bytes the way the readers do; returns whether a Value and a Header came out.
 fn read(bytes: Vec<u8>) -> (bool, bool) {
-    bounded(move || {
+    bounded(Duration::from_secs(10), "reader", move || {
         let v = serde_json::from_slice::<Value>(&bytes).is_ok();
         let h = serde_json::from_slice::<Header>(&bytes).is_ok();
         (v, h)
@@ -97,23 +84,8 @@ proptest! {
     }
 
     #[test]
-    fn mutated_summaries_never_panic(
-        i in any::<prop::sample::Index>(),
-        edits in prop::collection::vec((0u8..3, any::<prop::sample::Index>(), any::<u8>()), 1..16),
-    ) {
-        let mut s = artifacts()[i.index(artifacts().len())].1.clone();
-        for (op, at, byte) in edits {
-            let n = s.len();
-            match op {
-                0 if n > 0 => s[at.index(n)] = byte,
-                1 => s.insert(at.index(n + 1), byte),
-                _ if n > 0 => {
-                    s.remove(at.index(n));
-                }
-                _ => {}
-            }
-        }
-        read(s);
+    fn mutated_summaries_never_panic(i in any::<prop::sample::Index>(), e in edits(16)) {
+        read(mutate(artifacts()[i.index(artifacts().len())].1.clone(), e));
     }
 
     #[test]

@@ -12,11 +12,11 @@
 //! or `scripts/fuzz.sh`.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use sanitizer_gate::parse::{parse_log, ParsedLog};
+use test_support::{bounded, cut, edits, mutate, splice, to_crlf};
 
 /// Deadline per parsed input: generous for a debug build on a loaded 2-core runner.
 const PER_CASE: Duration = Duration::from_secs(10);
@@ -27,22 +27,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs `f` on its own thread; fails if it panics or outlives `limit`.
-fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => v,
-        Err(RecvTimeoutError::Timeout) => panic!("parser still running after {limit:?}"),
-        Err(RecvTimeoutError::Disconnected) => panic!("parser panicked"),
-    }
-}
-
 /// Parses bytes the way `sanitizer-gate --from-log` reads a file.
 fn parse_bytes(bytes: Vec<u8>) -> ParsedLog {
-    bounded(PER_CASE, move || {
+    bounded(PER_CASE, "parser", move || {
         parse_log(&String::from_utf8_lossy(&bytes))
     })
 }
@@ -152,56 +139,25 @@ fn sanitizer_text() -> impl Strategy<Value = String> {
 
 /// One seed, cut at a random byte (not necessarily a char boundary).
 fn truncated_seed() -> impl Strategy<Value = Vec<u8>> {
-    (0..seeds().len(), any::<prop::sample::Index>()).prop_map(|(i, cut)| {
-        let s = &seeds()[i];
-        s[..cut.index(s.len() + 1)].to_vec()
-    })
+    (0..seeds().len(), any::<prop::sample::Index>()).prop_map(|(i, at)| cut(&seeds()[i], at))
 }
 
 /// One seed with a few random byte edits: overwrite, insert, delete.
 fn mutated_seed() -> impl Strategy<Value = Vec<u8>> {
-    let edit = (0u8..3, any::<prop::sample::Index>(), any::<u8>());
-    (0..seeds().len(), prop::collection::vec(edit, 1..16)).prop_map(|(i, edits)| {
-        let mut s = seeds()[i].clone();
-        for (op, at, byte) in edits {
-            let n = s.len();
-            match op {
-                0 if n > 0 => s[at.index(n)] = byte,
-                1 => s.insert(at.index(n + 1), byte),
-                _ if n > 0 => {
-                    s.remove(at.index(n));
-                }
-                _ => {}
-            }
-        }
-        s
-    })
+    (0..seeds().len(), edits(16)).prop_map(|(i, e)| mutate(seeds()[i].clone(), e))
 }
 
 /// Lines of several seeds, shuffled and spliced together (reports cut across each other).
 fn spliced_seeds() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec((0..seeds().len(), any::<prop::sample::Index>()), 1..30).prop_map(
         |picks| {
-            let mut out = Vec::new();
-            for (i, line) in picks {
-                let lines: Vec<&[u8]> = seeds()[i].split(|b| *b == b'\n').collect();
-                out.extend_from_slice(lines[line.index(lines.len())]);
-                out.push(b'\n');
-            }
-            out
+            splice(
+                picks
+                    .into_iter()
+                    .map(|(i, line)| (seeds()[i].as_slice(), line)),
+            )
         },
     )
-}
-
-fn to_crlf(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16);
-    for &b in bytes {
-        if b == b'\n' {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    out
 }
 
 proptest! {

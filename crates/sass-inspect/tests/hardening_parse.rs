@@ -13,30 +13,17 @@
 //! or `scripts/fuzz.sh`.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use sass_inspect::{census, parse_ptx, parse_ptxas, parse_sass, tensor_core_lines};
+use test_support::{bounded, cut, edits, mutate, splice, to_crlf};
 
 const PER_CASE: Duration = Duration::from_secs(10);
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs `f` on its own thread; fails if it panics or outlives `limit`.
-fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => v,
-        Err(RecvTimeoutError::Timeout) => panic!("parser still running after {limit:?}"),
-        Err(RecvTimeoutError::Disconnected) => panic!("parser panicked"),
-    }
 }
 
 /// What every parser made of one text, compared whole for the CRLF property.
@@ -51,7 +38,7 @@ struct Parsed {
 
 /// Runs every parser on `bytes`, read lossily as a binary reading a file would.
 fn parse_all(bytes: Vec<u8>) -> Parsed {
-    bounded(PER_CASE, move || {
+    bounded(PER_CASE, "parser", move || {
         let text = String::from_utf8_lossy(&bytes);
         let sass = parse_sass(&text);
         let all: Vec<_> = sass.instructions().cloned().collect();
@@ -161,29 +148,12 @@ fn token_text() -> impl Strategy<Value = String> {
 }
 
 fn truncated_seed() -> impl Strategy<Value = Vec<u8>> {
-    (0..real_outputs().len(), any::<prop::sample::Index>()).prop_map(|(i, cut)| {
-        let s = &real_outputs()[i].1;
-        s[..cut.index(s.len() + 1)].to_vec()
-    })
+    (0..real_outputs().len(), any::<prop::sample::Index>())
+        .prop_map(|(i, at)| cut(&real_outputs()[i].1, at))
 }
 
 fn mutated_seed() -> impl Strategy<Value = Vec<u8>> {
-    let edit = (0u8..3, any::<prop::sample::Index>(), any::<u8>());
-    (0..real_outputs().len(), prop::collection::vec(edit, 1..16)).prop_map(|(i, edits)| {
-        let mut s = real_outputs()[i].1.clone();
-        for (op, at, byte) in edits {
-            let n = s.len();
-            match op {
-                0 if n > 0 => s[at.index(n)] = byte,
-                1 => s.insert(at.index(n + 1), byte),
-                _ if n > 0 => {
-                    s.remove(at.index(n));
-                }
-                _ => {}
-            }
-        }
-        s
-    })
+    (0..real_outputs().len(), edits(16)).prop_map(|(i, e)| mutate(real_outputs()[i].1.clone(), e))
 }
 
 fn spliced_seeds() -> impl Strategy<Value = Vec<u8>> {
@@ -192,25 +162,12 @@ fn spliced_seeds() -> impl Strategy<Value = Vec<u8>> {
         1..40,
     )
     .prop_map(|picks| {
-        let mut out = Vec::new();
-        for (i, line) in picks {
-            let lines: Vec<&[u8]> = real_outputs()[i].1.split(|b| *b == b'\n').collect();
-            out.extend_from_slice(lines[line.index(lines.len())]);
-            out.push(b'\n');
-        }
-        out
+        splice(
+            picks
+                .into_iter()
+                .map(|(i, line)| (real_outputs()[i].1.as_slice(), line)),
+        )
     })
-}
-
-fn to_crlf(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16);
-    for &b in bytes {
-        if b == b'\n' {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    out
 }
 
 proptest! {
