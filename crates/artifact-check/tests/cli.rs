@@ -137,53 +137,12 @@ fn fresh_copy_passes_require_fresh_and_writes_junit_and_step_summary() {
         "{md}"
     );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    let (suites, cases, failures) = junit_counts(&xml);
+    // The shared JUnit reader: a real XML parser plus the schema's nesting and count rules.
+    let report = cli_support::ci::read_junit(&xml).expect("valid JUnit");
+    let (suites, cases, failures) = (report.suites.len(), report.tests(), report.failures());
     assert!(suites >= 8, "integrity, claims and 6 configs: {suites}");
     assert!(cases > 50, "{cases}");
     assert_eq!(failures, 0);
-}
-
-/// Parses JUnit XML with a real XML parser, checking the nesting
-/// testsuites > testsuite > testcase > failure; returns (suites, cases, failures).
-fn junit_counts(xml: &str) -> (usize, usize, usize) {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let (mut path, mut counts) = (Vec::<String>::new(), (0, 0, 0));
-    loop {
-        let (name, empty) = match reader.read_event().expect("well-formed XML") {
-            Event::Start(e) => (String::from_utf8(e.name().as_ref().to_vec()), false),
-            Event::Empty(e) => (String::from_utf8(e.name().as_ref().to_vec()), true),
-            Event::End(_) => {
-                path.pop();
-                continue;
-            }
-            Event::Eof => break,
-            _ => continue,
-        };
-        let name = name.expect("utf8");
-        let parent: Vec<&str> = path.iter().map(String::as_str).collect();
-        match name.as_str() {
-            "testsuites" => assert!(parent.is_empty()),
-            "testsuite" => {
-                assert_eq!(parent, ["testsuites"]);
-                counts.0 += 1;
-            }
-            "testcase" => {
-                assert_eq!(parent, ["testsuites", "testsuite"]);
-                counts.1 += 1;
-            }
-            "failure" => {
-                assert_eq!(parent, ["testsuites", "testsuite", "testcase"]);
-                counts.2 += 1;
-            }
-            _ => {}
-        }
-        if !empty {
-            path.push(name);
-        }
-    }
-    assert!(path.is_empty(), "unclosed elements: {path:?}");
-    counts
 }
 
 #[test]

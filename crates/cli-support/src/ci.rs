@@ -547,7 +547,6 @@ pub fn read_junit(xml: &str) -> anyhow::Result<ReadReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quick_xml::events::Event;
 
     #[test]
     fn junit_parses_back_with_suites_cases_and_failures() {
@@ -560,42 +559,8 @@ mod tests {
             "line 1\nline 2",
         );
         j.case("canon_3", "fa_tc.oracle", None, "");
-        let xml = j.to_xml().expect("xml");
-        let mut reader = quick_xml::Reader::from_str(&xml);
-        let (mut path, mut cases, mut failures, mut suites) = (Vec::new(), 0, 0, 0);
-        loop {
-            let (name, empty) = match reader.read_event().expect("well-formed XML") {
-                Event::Start(e) => (String::from_utf8(e.name().as_ref().to_vec()), false),
-                Event::Empty(e) => (String::from_utf8(e.name().as_ref().to_vec()), true),
-                Event::End(_) => {
-                    path.pop();
-                    continue;
-                }
-                Event::Eof => break,
-                _ => continue,
-            };
-            let name = name.expect("utf8 element name");
-            let parent: Vec<&str> = path.iter().map(String::as_str).collect();
-            match name.as_str() {
-                "testsuites" => assert!(parent.is_empty()),
-                "testsuite" => {
-                    assert_eq!(parent, ["testsuites"]);
-                    suites += 1;
-                }
-                "testcase" => {
-                    assert_eq!(parent, ["testsuites", "testsuite"]);
-                    cases += 1;
-                }
-                "failure" => {
-                    assert_eq!(parent, ["testsuites", "testsuite", "testcase"]);
-                    failures += 1;
-                }
-                _ => {}
-            }
-            if !empty {
-                path.push(name);
-            }
-        }
+        let r = read_junit(&j.to_xml().expect("xml")).expect("valid JUnit");
+        let (suites, cases, failures) = (r.suites.len(), r.tests(), r.failures());
         assert_eq!((suites, cases, failures), (2, 3, 1));
     }
 
