@@ -10,16 +10,7 @@ use kernel_runtime::build::{build_kernel, BuildOptions};
 use kernel_runtime::toolchain::{self, Toolchain};
 
 fn toolchain_or_skip() -> Option<Toolchain> {
-    match toolchain::discover(None) {
-        Ok(tc) => Some(tc),
-        Err(e) => {
-            if std::env::var("CUDADENT_REQUIRE_TOOLCHAIN").as_deref() == Ok("1") {
-                panic!("CUDADENT_REQUIRE_TOOLCHAIN=1 but: {e}");
-            }
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
+    test_support::toolchain_or_skip("build_real_nvcc", toolchain::discover(None))
 }
 
 fn repo() -> PathBuf {

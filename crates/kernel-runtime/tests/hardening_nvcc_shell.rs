@@ -37,16 +37,7 @@ const SOURCE: &str =
 /// Builds a kernel whose source is `source_name` and whose defines are `defines`; returns
 /// the build result (None without a toolchain) and whether the marker file appeared.
 fn build_with(dir: &Path, source_name: &str, defines: &str) -> Option<Result<(), RuntimeError>> {
-    let tc = match toolchain::discover(None) {
-        Ok(tc) => tc,
-        Err(e) => {
-            if std::env::var("CUDADENT_REQUIRE_TOOLCHAIN").as_deref() == Ok("1") {
-                panic!("CUDADENT_REQUIRE_TOOLCHAIN=1 but: {e}");
-            }
-            eprintln!("skipped: {e}");
-            return None;
-        }
-    };
+    let tc = test_support::toolchain_or_skip("hardening_nvcc_shell", toolchain::discover(None))?;
     std::fs::write(dir.join(source_name), SOURCE).expect("write source");
     let text = MANIFEST
         .replace("SOURCE", source_name)

@@ -12,7 +12,7 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Whether the toolchain is here; panics when it is required and absent.
+/// Whether the toolchain (with cuobjdump) is here; panics when it is required and absent.
 fn toolchain_present(test: &str) -> bool {
     let found = kernel_runtime::toolchain::discover(None)
         .map_err(|e| e.to_string())
@@ -21,16 +21,7 @@ fn toolchain_present(test: &str) -> bool {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         });
-    match found {
-        Ok(()) => true,
-        Err(e) => {
-            if std::env::var("CUDADENT_REQUIRE_TOOLCHAIN").as_deref() == Ok("1") {
-                panic!("{test}: CUDADENT_REQUIRE_TOOLCHAIN=1 but no toolchain: {e}");
-            }
-            eprintln!("SKIPPED {test}: no CUDA toolchain here ({e})");
-            false
-        }
-    }
+    test_support::toolchain_or_skip(test, found).is_some()
 }
 
 struct Run {

@@ -1,7 +1,8 @@
 //! test-support owns the pieces the hardening tests of several crates share (config,
 //! evidence, sass-inspect, sanitizer-gate): running a parser or reader under a deadline,
 //! the byte mutations applied to real inputs, CRLF copies and lines spliced across inputs.
-//! A dev-dependency only; nothing here is part of any tool.
+//! It also holds the one policy for tests that need the CUDA compiler toolchain
+//! ([`toolchain_or_skip`]). A dev-dependency only; nothing here is part of any tool.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
@@ -24,6 +25,22 @@ pub fn bounded<T: Send + 'static>(
         Ok(v) => v,
         Err(RecvTimeoutError::Timeout) => panic!("{what} still running after {limit:?}"),
         Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
+
+/// The result of looking for the CUDA toolchain, for a test that needs it: the toolchain,
+/// or `None` (the test skips, saying why on stderr). With `CUDADENT_REQUIRE_TOOLCHAIN=1`
+/// (CI) a missing toolchain fails the test `test` instead of skipping it.
+pub fn toolchain_or_skip<T, E: std::fmt::Display>(test: &str, found: Result<T, E>) -> Option<T> {
+    match found {
+        Ok(t) => Some(t),
+        Err(e) => {
+            if std::env::var("CUDADENT_REQUIRE_TOOLCHAIN").as_deref() == Ok("1") {
+                panic!("{test}: CUDADENT_REQUIRE_TOOLCHAIN=1 but no CUDA toolchain: {e}");
+            }
+            eprintln!("SKIPPED {test}: no CUDA toolchain here ({e})");
+            None
+        }
     }
 }
 
