@@ -11,7 +11,6 @@ use bench::{Mode, Peaks, SampleSet, SamplesFile, SetKind, StopRule, Timing, Work
 use cli_support::{build_all, exit, header, Output};
 use cudadent_config::Config;
 use cudadent_evidence::{now_rfc3339, write_json_atomic, KernelRecord, Verdict};
-use cudarc::driver::sys::CUevent_flags;
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use half::f16;
 use kernel_runtime::build::BuiltKernel;
@@ -20,12 +19,8 @@ use kernel_runtime::device::timing::{FlushMethod, HelperKernels, L2Flush};
 use kernel_runtime::device::{AttentionArgs, Gpu, LoadedKernel};
 use oracle::{PassRule, Shape, Tolerance};
 
-use crate::timing::{Measured, Timer};
+use crate::timing::{best_of, drv, Measured, Timer};
 use crate::Cli;
-
-fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::Error {
-    move |e| anyhow::anyhow!("CUDA driver: {op} failed: {e}")
-}
 
 /// A progress line on stderr, only when stderr is a terminal (logs and --json stay clean).
 struct Progress(Option<indicatif::ProgressBar>);
@@ -334,50 +329,26 @@ fn clocks_now() -> Result<record::ClockReading, String> {
 
 /// Peak device-to-device copy bandwidth (bytes read + written per second), best of 10.
 fn measure_bandwidth(stream: &Arc<CudaStream>, bytes: usize) -> anyhow::Result<f64> {
-    let ctx = stream.context();
     let src = stream
         .alloc_zeros::<u8>(bytes)
         .map_err(drv("allocate bandwidth probe"))?;
     let mut dst = stream
         .alloc_zeros::<u8>(bytes)
         .map_err(drv("allocate bandwidth probe"))?;
-    let start = ctx
-        .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-        .map_err(drv("create event"))?;
-    let end = ctx
-        .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-        .map_err(drv("create event"))?;
-    stream.memcpy_dtod(&src, &mut dst).map_err(drv("copy"))?;
-    let mut best = f64::INFINITY;
-    for _ in 0..10 {
-        start.record(stream).map_err(drv("record event"))?;
-        stream.memcpy_dtod(&src, &mut dst).map_err(drv("copy"))?;
-        end.record(stream).map_err(drv("record event"))?;
-        best = best.min(start.elapsed_ms(&end).map_err(drv("elapsed"))? as f64 * 1e-3);
-    }
+    let mut copy =
+        || -> anyhow::Result<()> { stream.memcpy_dtod(&src, &mut dst).map_err(drv("copy")) };
+    copy()?;
+    let best = best_of(stream, 10, copy)?;
     Ok(2.0 * bytes as f64 / best / 1e9)
 }
 
 /// Peak fp16 GEMM TFLOP/s through cuBLAS (8192^3, fp32 compute), best of 10.
 fn measure_flops(stream: &Arc<CudaStream>) -> anyhow::Result<f64> {
-    let ctx = stream.context();
     let mut g = GemmProbe::new(stream, 8192)?;
-    let start = ctx
-        .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-        .map_err(drv("create event"))?;
-    let end = ctx
-        .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-        .map_err(drv("create event"))?;
     for _ in 0..3 {
         g.enqueue(stream)?;
     }
-    let mut best = f64::INFINITY;
-    for _ in 0..10 {
-        start.record(stream).map_err(drv("record event"))?;
-        g.enqueue(stream)?;
-        end.record(stream).map_err(drv("record event"))?;
-        best = best.min(start.elapsed_ms(&end).map_err(drv("elapsed"))? as f64 * 1e-3);
-    }
+    let best = best_of(stream, 10, || Ok(g.enqueue(stream)?))?;
     Ok(g.flops() / best / 1e12)
 }
 

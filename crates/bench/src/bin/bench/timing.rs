@@ -51,8 +51,37 @@ pub struct Timer {
     end: CudaEvent,
 }
 
-fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::Error {
+/// A driver error as an anyhow error naming the operation.
+pub fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::Error {
     move |e| anyhow::anyhow!("CUDA driver: {op} failed: {e}")
+}
+
+/// A (start, end) pair of timing events in the context of `stream`.
+fn event_pair(stream: &CudaStream) -> anyhow::Result<(CudaEvent, CudaEvent)> {
+    let ctx = stream.context();
+    let event = || {
+        ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(drv("create event"))
+    };
+    Ok((event()?, event()?))
+}
+
+/// The shortest of `runs` event-timed runs of `work` on `stream`, in seconds (the peak
+/// probes: a device-to-device copy, a cuBLAS GEMM).
+pub fn best_of(
+    stream: &Arc<CudaStream>,
+    runs: u32,
+    mut work: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    let (start, end) = event_pair(stream)?;
+    let mut best = f64::INFINITY;
+    for _ in 0..runs {
+        start.record(stream).map_err(drv("record event"))?;
+        work()?;
+        end.record(stream).map_err(drv("record event"))?;
+        best = best.min(start.elapsed_ms(&end).map_err(drv("elapsed"))? as f64 * 1e-3);
+    }
+    Ok(best)
 }
 
 impl Timer {
@@ -63,13 +92,7 @@ impl Timer {
         flush: L2Flush,
         helpers: Arc<HelperKernels>,
     ) -> anyhow::Result<Self> {
-        let ctx = stream.context().clone();
-        let start = ctx
-            .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-            .map_err(drv("create event"))?;
-        let end = ctx
-            .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-            .map_err(drv("create event"))?;
+        let (start, end) = event_pair(&stream)?;
         Ok(Timer {
             stream,
             flush,
