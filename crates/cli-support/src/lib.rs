@@ -288,6 +288,22 @@ pub fn header(
     }
 }
 
+/// Records in a gate's header what it ran with: the toolchain's version, the kernels it
+/// built (with their cubin hashes) and, for a gate that ran on a GPU, the device and driver.
+pub fn record_run(
+    h: &mut cudadent_evidence::Header,
+    tc: &Toolchain,
+    built: &[BuiltKernel],
+    device: Option<&kernel_runtime::device::DeviceInfo>,
+) {
+    h.toolkit_version = Some(tc.version().to_string());
+    h.kernels = built.iter().map(BuiltKernel::record).collect();
+    if let Some(d) = device {
+        h.device = Some(d.name.clone());
+        h.driver_version = Some(d.driver_version.clone());
+    }
+}
+
 /// A path shown relative to the current directory where possible (for messages).
 pub fn shown(p: &Path) -> String {
     std::env::current_dir()

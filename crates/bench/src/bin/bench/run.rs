@@ -10,10 +10,9 @@ use bench::record::{self, BaselineResult, BenchSummary, Clocks, Correctness, Ker
 use bench::{Mode, Peaks, SampleSet, SamplesFile, SetKind, StopRule, Timing, Work};
 use cli_support::{build_all, exit, header, Output};
 use cudadent_config::Config;
-use cudadent_evidence::{now_rfc3339, write_json_atomic, KernelRecord, Verdict};
+use cudadent_evidence::{now_rfc3339, write_json_atomic, Verdict};
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use half::f16;
-use kernel_runtime::build::BuiltKernel;
 use kernel_runtime::device::blas::{self, CublasAttention, GemmProbe};
 use kernel_runtime::device::timing::{FlushMethod, HelperKernels, L2Flush};
 use kernel_runtime::device::{AttentionArgs, Gpu, LoadedKernel};
@@ -789,13 +788,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let dir = cli.common.gate_dir("bench", &cfg.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut h = header("bench", &cfg, started, started_at, verdict, reason.clone());
-    h.device = Some(info.name.clone());
-    h.driver_version = Some(info.driver_version.clone());
-    h.toolkit_version = Some(tc.version().to_string());
-    h.kernels = built
-        .iter()
-        .map(BuiltKernel::record)
-        .collect::<Vec<KernelRecord>>();
+    cli_support::record_run(&mut h, &tc, &built, Some(&info));
     let samples_file = SamplesFile {
         schema_version: cudadent_evidence::SCHEMA_VERSION,
         tool: "bench".into(),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use cli_support::{build_all, exit, header, Output};
 use cudadent_config::{Config, Gate, KernelManifest};
-use cudadent_evidence::{now_rfc3339, write_json_atomic, KernelRecord, Verdict as GateVerdict};
+use cudadent_evidence::{now_rfc3339, write_json_atomic, Verdict as GateVerdict};
 use half::f16;
 use kernel_runtime::build::BuiltKernel;
 use kernel_runtime::device::{launch_geometry, AttentionArgs, DeviceBuffer, Gpu, LoadedKernel};
@@ -202,14 +202,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         (GateVerdict::Fail, format!("failed: {}", failing.join(", ")))
     };
     let mut h = header("oracle", &cfg, started, started_at, verdict, reason.clone());
-    let info = gpu.info();
-    h.device = Some(info.name.clone());
-    h.driver_version = Some(info.driver_version.clone());
-    h.toolkit_version = Some(tc.version().to_string());
-    h.kernels = built
-        .iter()
-        .map(BuiltKernel::record)
-        .collect::<Vec<KernelRecord>>();
+    cli_support::record_run(&mut h, &tc, &built, Some(gpu.info()));
     let summary = Summary {
         header: h,
         mode: if cli.controls { "controls" } else { "suite" },

@@ -202,13 +202,12 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         verdict,
         reason.clone(),
     );
-    h.device = Some(device.name.clone());
-    h.driver_version = Some(device.driver_version.clone());
-    h.toolkit_version = Some(tc.version().to_string());
-    h.kernels = built[..cfg.kernels.under_test.len()]
-        .iter()
-        .map(|b| b.record())
-        .collect();
+    cli_support::record_run(
+        &mut h,
+        &tc,
+        &built[..cfg.kernels.under_test.len()],
+        Some(&device),
+    );
     let summary = GateSummary {
         header: h,
         compute_sanitizer: SanitizerInfo {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use cli_support::{build_all, exit, header, Output};
 use cudadent_evidence::{now_rfc3339, write_atomic, write_json_atomic, Verdict};
-use kernel_runtime::build::{self, BuiltKernel};
+use kernel_runtime::build;
 use sass_inspect::snapshot::{compare, Allowances, SnapshotDiff};
 use sass_inspect::InspectionRecord;
 use serde::Serialize;
@@ -241,8 +241,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         verdict,
         reason.clone(),
     );
-    h.toolkit_version = Some(tc.version().to_string());
-    h.kernels = built.iter().map(BuiltKernel::record).collect();
+    cli_support::record_run(&mut h, &tc, &built, None);
     let table = report::table(&rows, snap.diff.as_ref());
     let junit = report::junit(&cfg.name, &rows, &snap.failures);
     let summary = Summary {
