@@ -100,6 +100,11 @@ fn no_shared() -> Spanned<BTreeMap<String, u32>> {
     Spanned::new(0..0, BTreeMap::new())
 }
 
+/// Whether `s` can name a C function: letters, digits and `_`, not empty.
+fn is_c_identifier(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 fn one() -> Spanned<u32> {
     Spanned::new(0..0, 1)
 }
@@ -174,11 +179,7 @@ impl KernelManifest {
             ));
         }
         let entry = raw.entry.get_ref();
-        if entry.is_empty()
-            || !entry
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
+        if !is_c_identifier(entry) {
             return Err(err(
                 raw.entry.span(),
                 "entry",
@@ -229,19 +230,26 @@ impl KernelManifest {
                 ),
             ));
         }
-        let mut dynamic_shared_bytes = BTreeMap::new();
-        for (k, &v) in raw.dynamic_shared_bytes.get_ref() {
-            let d: u32 = k
-                .parse()
+        // A per-head-dim table's key: one of this kernel's head dims.
+        let head_dim_key = |span: std::ops::Range<usize>, key: &str, k: &str| {
+            k.parse::<u32>()
                 .ok()
                 .filter(|d| head_dims.contains(d))
                 .ok_or_else(|| {
                     err(
-                        raw.dynamic_shared_bytes.span(),
-                        &format!("dynamic_shared_bytes.{k}"),
+                        span,
+                        key,
                         format!("`{k}` is not one of this kernel's head_dims {head_dims:?}"),
                     )
-                })?;
+                })
+        };
+        let mut dynamic_shared_bytes = BTreeMap::new();
+        for (k, &v) in raw.dynamic_shared_bytes.get_ref() {
+            let d = head_dim_key(
+                raw.dynamic_shared_bytes.span(),
+                &format!("dynamic_shared_bytes.{k}"),
+                k,
+            )?;
             if v > 227 * 1024 {
                 return Err(err(
                     raw.dynamic_shared_bytes.span(),
@@ -254,18 +262,8 @@ impl KernelManifest {
         let mut entry_by_head_dim = BTreeMap::new();
         for (k, v) in raw.entry_by_head_dim.get_ref() {
             let key = format!("entry_by_head_dim.{k}");
-            let d: u32 = k
-                .parse()
-                .ok()
-                .filter(|d| head_dims.contains(d))
-                .ok_or_else(|| {
-                    err(
-                        raw.entry_by_head_dim.span(),
-                        &key,
-                        format!("`{k}` is not one of this kernel's head_dims {head_dims:?}"),
-                    )
-                })?;
-            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            let d = head_dim_key(raw.entry_by_head_dim.span(), &key, k)?;
+            if !is_c_identifier(v) {
                 return Err(err(
                     raw.entry_by_head_dim.span(),
                     &key,
