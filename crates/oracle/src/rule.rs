@@ -73,6 +73,20 @@ impl Default for Tolerance {
     }
 }
 
+impl From<&cudadent_config::ToleranceSettings> for Tolerance {
+    /// A config's `[oracle.tolerance]` (the bench's checks use the same one).
+    fn from(t: &cudadent_config::ToleranceSettings) -> Self {
+        Tolerance {
+            atol: t.atol,
+            rtol: t.rtol,
+            fa_factor: t.fa_factor,
+            fa_noise: t.fa_noise,
+            fail_on_mismatch: t.fail_on_mismatch,
+            ..Tolerance::default()
+        }
+    }
+}
+
 impl Tolerance {
     /// Checks that every value is finite and non-negative, and `fa_factor` positive.
     pub fn validate(&self) -> Result<(), OracleError> {

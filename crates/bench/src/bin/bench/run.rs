@@ -73,16 +73,7 @@ impl Judge {
             &shape, &inputs.q, &inputs.k, &inputs.v, scale, &heads,
         )
         .map_err(bad)?;
-        let t = &cfg.oracle.tolerance;
-        let rule = PassRule::new(Tolerance {
-            atol: t.atol,
-            rtol: t.rtol,
-            fa_factor: t.fa_factor,
-            fa_noise: t.fa_noise,
-            fail_on_mismatch: t.fail_on_mismatch,
-            ..Tolerance::default()
-        })
-        .map_err(bad)?;
+        let rule = PassRule::new(Tolerance::from(&cfg.oracle.tolerance)).map_err(bad)?;
         Ok(Judge {
             sub: Shape::new(1, heads.len(), shape.seq_len, shape.head_dim, shape.causal),
             shape,

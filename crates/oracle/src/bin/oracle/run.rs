@@ -58,7 +58,8 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     if cli.single_launch {
         return single_launch(&gpu, &cfg, &built[0], &shape, &out);
     }
-    let rule = PassRule::new(tolerance(&cfg)).map_err(|e| cli_support::bad_input(e.to_string()))?;
+    let rule = PassRule::new(Tolerance::from(&cfg.oracle.tolerance))
+        .map_err(|e| cli_support::bad_input(e.to_string()))?;
     let n_test = cfg.kernels.under_test.len();
     let loaded: Vec<LoadedKernel> = built[..n_test]
         .iter()
@@ -315,18 +316,6 @@ pub fn shape_of(cfg: &Config) -> Shape {
         p.head_dim as usize,
         p.causal,
     )
-}
-
-fn tolerance(cfg: &Config) -> Tolerance {
-    let t = &cfg.oracle.tolerance;
-    Tolerance {
-        atol: t.atol,
-        rtol: t.rtol,
-        fa_factor: t.fa_factor,
-        fa_noise: t.fa_noise,
-        fail_on_mismatch: t.fail_on_mismatch,
-        ..Tolerance::default()
-    }
 }
 
 fn selftest_dir(cli: &Cli, cfg: &Config) -> PathBuf {
