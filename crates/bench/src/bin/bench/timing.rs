@@ -130,27 +130,17 @@ impl Timer {
         before: Before,
         work: Work,
     ) -> anyhow::Result<Measured> {
-        for _ in 0..warmup {
-            work(&self.stream)?;
-        }
-        self.stream
-            .synchronize()
-            .map_err(drv("synchronise after warm-up"))?;
-        let mut sampler = Sampler::new(*rule);
-        let t0 = Instant::now();
-        let stop = loop {
+        self.warm_up(warmup, work)?;
+        let (samples_us, stop, sampling_s) = sample(rule, || {
             before(&self.stream)?;
             self.helpers.enqueue_spin(&self.stream, SPIN_CYCLES)?;
             self.flush.enqueue(&self.stream)?;
-            let us = self.timed(work)?;
-            if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
-                break r;
-            }
-        };
+            self.timed(work)
+        })?;
         Ok(Measured {
-            samples_us: sampler.into_samples(),
+            samples_us,
             stop,
-            sampling_s: t0.elapsed().as_secs_f64(),
+            sampling_s,
             launches: 1,
             method: "events",
         })
@@ -184,26 +174,16 @@ impl Timer {
         if let Some(g) = &graph {
             g.upload().map_err(drv("upload CUDA graph"))?;
         }
-        for _ in 0..warmup.div_ceil(n).max(1) {
-            many(&self.stream)?;
-        }
-        self.stream
-            .synchronize()
-            .map_err(drv("synchronise after warm-up"))?;
-        let mut sampler = Sampler::new(*rule);
-        let t0 = Instant::now();
-        let stop = loop {
+        self.warm_up(warmup.div_ceil(n).max(1), &many)?;
+        let (samples_us, stop, sampling_s) = sample(rule, || {
             before(&self.stream)?;
-            let us = self.timed(&many)? / n as f64;
-            if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
-                break r;
-            }
-        };
+            Ok(self.timed(&many)? / n as f64)
+        })?;
         Ok((
             Measured {
-                samples_us: sampler.into_samples(),
+                samples_us,
                 stop,
-                sampling_s: t0.elapsed().as_secs_f64(),
+                sampling_s,
                 launches: n,
                 method: if graph.is_some() {
                     "graph"
@@ -213,6 +193,16 @@ impl Timer {
             },
             fallback,
         ))
+    }
+
+    /// `runs` untimed runs of `work`, then a wait for them.
+    fn warm_up(&self, runs: u32, work: Work) -> anyhow::Result<()> {
+        for _ in 0..runs {
+            work(&self.stream)?;
+        }
+        self.stream
+            .synchronize()
+            .map_err(drv("synchronise after warm-up"))
     }
 
     fn capture(&self, n: u32, work: Work) -> anyhow::Result<cudarc::driver::CudaGraph> {
@@ -229,4 +219,21 @@ impl Timer {
             .map_err(drv("end graph capture"))?
             .ok_or_else(|| anyhow::anyhow!("graph capture produced no graph"))
     }
+}
+
+/// Takes samples (`one` enqueues and times one, in us) until `rule` stops: the samples, why
+/// it stopped and the wall time spent.
+fn sample(
+    rule: &StopRule,
+    mut one: impl FnMut() -> anyhow::Result<f64>,
+) -> anyhow::Result<(Vec<f64>, StopReason, f64)> {
+    let mut sampler = Sampler::new(*rule);
+    let t0 = Instant::now();
+    let stop = loop {
+        let us = one()?;
+        if let Some(r) = sampler.push(us, t0.elapsed().as_secs_f64()) {
+            break r;
+        }
+    };
+    Ok((sampler.into_samples(), stop, t0.elapsed().as_secs_f64()))
 }
