@@ -30,6 +30,14 @@
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64, 64, 4, 1, 3, 3)
 FA_TCV_ENTRY_NS(fa_tc_fwd_d128, 128, 4, 1, 2, 2)
 
+// The small-grid launch (fa_tc.toml, [[launch_rule]] "small_grid"; variant v6 in NOTES.md):
+// D = 64, block_m 32 (2 row warps) x 2 key groups, 128 threads, 2 stages, 69632 B.  Twice
+// the CTAs of the default launch, each warp's serial chain half as long, plus a merge of
+// the two key groups through shared memory.  Chosen by the manifest when the default grid
+// is small (canon_3: 128 CTAs on 132 SMs); SASS identical to variants/fa_tc_v6.cu's entry.
+FA_TCV_ENTRY_NS(fa_tc_fwd_d64_small_grid, 64, 2, 2, 2, 3)
+
 static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes <= 99 * 1024, "sm_89: 99 KiB per block");
+static_assert(fa_tcv::Cfg<64, 2, 2, 2>::kSmemBytes == 69632, "fa_tc.toml: small_grid smem");

@@ -141,6 +141,10 @@ impl Timing {
 pub struct KernelResult {
     /// Kernel name.
     pub kernel: String,
+    /// The manifest launch that was timed (entry and geometry): the one the manifest
+    /// chooses for the config's problem. Absent in results written before launch rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<cudadent_config::Launch>,
     /// The timing.
     #[serde(flatten)]
     pub timing: Timing,
@@ -381,6 +385,7 @@ mod tests {
     fn speedup_is_against_the_fastest_baseline_of_the_same_mode() {
         let results = vec![KernelResult {
             kernel: "k".into(),
+            launch: None,
             timing: timing(Mode::Cold, 10.0),
         }];
         let baselines = vec![
@@ -405,6 +410,7 @@ mod tests {
         );
         let too_fast = vec![KernelResult {
             kernel: "k".into(),
+            launch: None,
             timing: timing(Mode::Cold, 1.0),
         }];
         assert!(speedups(&too_fast, &baselines)[0].suspect);

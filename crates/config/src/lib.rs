@@ -18,4 +18,6 @@ pub use config::{
     Problem, ReferenceChoice, SanitizerSettings, SanitizerTool, Suppression, ToleranceSettings,
 };
 pub use error::ConfigError;
-pub use manifest::{Abi, Control, Dtype, Gate, KernelManifest};
+pub use manifest::{
+    launch_label, Abi, Control, Dtype, Gate, KernelManifest, Launch, LaunchRule, DEFAULT_LAUNCH,
+};

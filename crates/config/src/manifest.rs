@@ -89,7 +89,80 @@ struct RawManifest {
     #[serde(default = "no_entries")]
     entry_by_head_dim: Spanned<BTreeMap<String, String>>,
     #[serde(default)]
+    launch_rule: Vec<Spanned<RawLaunchRule>>,
+    #[serde(default)]
     control: Option<Control>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLaunchRule {
+    name: String,
+    head_dim: u32,
+    #[serde(default)]
+    max_default_grid: Option<u64>,
+    entry: String,
+    block_m: u32,
+    threads: u32,
+    #[serde(default)]
+    dynamic_shared_bytes: u32,
+}
+
+/// The name of the launch a manifest describes at its top level (`entry`,
+/// `[entry_by_head_dim]`, `block_m`, `threads`, `[dynamic_shared_bytes]`).
+pub const DEFAULT_LAUNCH: &str = "default";
+
+/// A `[[launch_rule]]`: another entry and geometry for one head dim, chosen for a problem
+/// instead of the default launch when its condition holds (the first matching rule wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LaunchRule {
+    /// The rule's name (artifacts name the launch by it).
+    pub name: String,
+    /// The head dim it serves.
+    pub head_dim: u32,
+    /// Chosen only when the default launch's grid (`ceil(S / block_m) * H * B` CTAs) has at
+    /// most this many CTAs; no bound where absent.
+    pub max_default_grid: Option<u64>,
+    /// `extern "C"` entry symbol.
+    pub entry: String,
+    /// Query rows per CTA.
+    pub block_m: u32,
+    /// Threads per CTA.
+    pub threads: u32,
+    /// Dynamic shared memory, bytes.
+    pub dynamic_shared_bytes: u32,
+}
+
+/// One way to launch a kernel: which entry, with which geometry. Every launch of a
+/// manifest follows the manifest's ABI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launch {
+    /// [`DEFAULT_LAUNCH`] or a `[[launch_rule]]`'s name.
+    pub name: String,
+    /// `extern "C"` entry symbol.
+    pub entry: String,
+    /// Query rows per CTA (grid.x = ceil(S / block_m)).
+    pub block_m: u32,
+    /// Threads per CTA.
+    pub threads: u32,
+    /// Dynamic shared memory, bytes.
+    pub shared_bytes: u32,
+}
+
+impl Launch {
+    /// Whether this is the manifest's default launch.
+    pub fn is_default(&self) -> bool {
+        self.name == DEFAULT_LAUNCH
+    }
+
+    /// Grid, block and dynamic shared memory for `p`.
+    pub fn geometry(&self, p: &crate::Problem) -> ((u32, u32, u32), (u32, u32, u32), u32) {
+        (
+            (p.seq_len.div_ceil(self.block_m), p.heads, p.batch),
+            (self.threads, 1, 1),
+            self.shared_bytes,
+        )
+    }
 }
 
 fn no_entries() -> Spanned<BTreeMap<String, String>> {
@@ -100,6 +173,26 @@ fn no_shared() -> Spanned<BTreeMap<String, u32>> {
     Spanned::new(0..0, BTreeMap::new())
 }
 
+/// Whether `s` can name a kernel or a launch: letters, digits, `_` and `-`, not empty.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// What is wrong with `threads` threads per block, if anything.
+fn threads_problem(threads: u32) -> Option<String> {
+    (threads == 0 || threads > 1024 || !threads.is_multiple_of(32))
+        .then(|| format!("{threads} threads per block: must be a multiple of 32 in 32..=1024"))
+}
+
+/// What is wrong with `bytes` of dynamic shared memory per block, if anything.
+fn shared_bytes_problem(bytes: u32) -> Option<String> {
+    (bytes > 227 * 1024)
+        .then(|| format!("{bytes} bytes is more than any GPU offers per block (227 KiB)"))
+}
+
 /// Whether `s` can name a C function: letters, digits and `_`, not empty.
 fn is_c_identifier(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -107,6 +200,29 @@ fn is_c_identifier(s: &str) -> bool {
 
 fn one() -> Spanned<u32> {
     Spanned::new(0..0, 1)
+}
+
+/// How reports name one launch of a kernel: `kernel` for its default launch,
+/// `kernel[launch]` for a launch rule.
+pub fn launch_label(kernel: &str, launch: &str) -> String {
+    if launch == DEFAULT_LAUNCH {
+        kernel.to_string()
+    } else {
+        format!("{kernel}[{launch}]")
+    }
+}
+
+impl LaunchRule {
+    /// The launch this rule chooses.
+    pub fn launch(&self) -> Launch {
+        Launch {
+            name: self.name.clone(),
+            entry: self.entry.clone(),
+            block_m: self.block_m,
+            threads: self.threads,
+            shared_bytes: self.dynamic_shared_bytes,
+        }
+    }
 }
 
 /// A validated kernel manifest: how to build and launch one kernel.
@@ -145,6 +261,8 @@ pub struct KernelManifest {
     /// Optional per-head-dim entry symbols (`[entry_by_head_dim]`); a head dim absent here
     /// launches `entry`.
     pub entry_by_head_dim: BTreeMap<u32, String>,
+    /// `[[launch_rule]]`s, in file order: other launches for some problems.
+    pub launch_rules: Vec<LaunchRule>,
     /// Present on negative controls.
     pub control: Option<Control>,
 }
@@ -167,11 +285,7 @@ impl KernelManifest {
             ConfigError::invalid(path, text, Some(span), key, msg)
         };
         let name = raw.name.get_ref();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+        if !is_name(name) {
             return Err(err(
                 raw.name.span(),
                 "name",
@@ -199,12 +313,8 @@ impl KernelManifest {
             ));
         }
         let threads = *raw.threads.get_ref();
-        if threads == 0 || threads > 1024 || !threads.is_multiple_of(32) {
-            return Err(err(
-                raw.threads.span(),
-                "threads",
-                format!("{threads} threads per block: must be a multiple of 32 in 32..=1024"),
-            ));
+        if let Some(msg) = threads_problem(threads) {
+            return Err(err(raw.threads.span(), "threads", msg));
         }
         if *raw.block_m.get_ref() == 0 {
             return Err(err(
@@ -250,11 +360,11 @@ impl KernelManifest {
                 &format!("dynamic_shared_bytes.{k}"),
                 k,
             )?;
-            if v > 227 * 1024 {
+            if let Some(msg) = shared_bytes_problem(v) {
                 return Err(err(
                     raw.dynamic_shared_bytes.span(),
                     &format!("dynamic_shared_bytes.{k}"),
-                    format!("{v} bytes is more than any GPU offers per block (227 KiB)"),
+                    msg,
                 ));
             }
             dynamic_shared_bytes.insert(d, v);
@@ -271,6 +381,62 @@ impl KernelManifest {
                 ));
             }
             entry_by_head_dim.insert(d, v.clone());
+        }
+        let mut launch_rules: Vec<LaunchRule> = Vec::new();
+        for (i, spanned) in raw.launch_rule.iter().enumerate() {
+            let r = spanned.get_ref();
+            let span = spanned.span();
+            let key = |field: &str| format!("launch_rule[{i}].{field}");
+            if !is_name(&r.name) || r.name == DEFAULT_LAUNCH {
+                return Err(err(
+                    span,
+                    &key("name"),
+                    format!(
+                        "`{}` is not a launch name (letters, digits, `_`, `-`; not `{DEFAULT_LAUNCH}`)",
+                        r.name
+                    ),
+                ));
+            }
+            if launch_rules.iter().any(|o| o.name == r.name) {
+                return Err(err(
+                    span,
+                    &key("name"),
+                    format!("launch rule `{}` is named twice", r.name),
+                ));
+            }
+            head_dim_key(span.clone(), &key("head_dim"), &r.head_dim.to_string())?;
+            if !is_c_identifier(&r.entry) {
+                return Err(err(
+                    span,
+                    &key("entry"),
+                    format!("`{}` is not a C identifier", r.entry),
+                ));
+            }
+            if r.block_m == 0 {
+                return Err(err(span, &key("block_m"), "must be at least 1".into()));
+            }
+            if let Some(msg) = threads_problem(r.threads) {
+                return Err(err(span, &key("threads"), msg));
+            }
+            if let Some(msg) = shared_bytes_problem(r.dynamic_shared_bytes) {
+                return Err(err(span, &key("dynamic_shared_bytes"), msg));
+            }
+            if r.max_default_grid == Some(0) {
+                return Err(err(
+                    span,
+                    &key("max_default_grid"),
+                    "must be at least 1 (leave it out for no bound)".into(),
+                ));
+            }
+            launch_rules.push(LaunchRule {
+                name: r.name.clone(),
+                head_dim: r.head_dim,
+                max_default_grid: r.max_default_grid,
+                entry: r.entry.clone(),
+                block_m: r.block_m,
+                threads: r.threads,
+                dynamic_shared_bytes: r.dynamic_shared_bytes,
+            });
         }
         let check_defines =
             |list: &[Spanned<String>], key: &str| -> Result<Vec<String>, ConfigError> {
@@ -311,6 +477,7 @@ impl KernelManifest {
             debug_defines: check_defines(&raw.debug_defines, "debug_defines")?,
             dynamic_shared_bytes,
             entry_by_head_dim,
+            launch_rules,
             control: raw.control,
         })
     }
@@ -329,15 +496,67 @@ impl KernelManifest {
             .unwrap_or(&self.entry)
     }
 
-    /// Every distinct entry symbol: `entry` first, then the per-head-dim ones.
+    /// Every distinct entry symbol: `entry` first, then the per-head-dim ones, then the
+    /// launch rules'.
     pub fn entries(&self) -> Vec<&str> {
         let mut v = vec![self.entry.as_str()];
-        for e in self.entry_by_head_dim.values() {
+        let others = self
+            .entry_by_head_dim
+            .values()
+            .chain(self.launch_rules.iter().map(|r| &r.entry));
+        for e in others {
             if !v.contains(&e.as_str()) {
                 v.push(e.as_str());
             }
         }
         v
+    }
+
+    /// The default launch at head dim `d`: the top-level entry (or its
+    /// `[entry_by_head_dim]` row), `block_m`, `threads` and shared memory.
+    pub fn default_launch(&self, d: u32) -> Launch {
+        Launch {
+            name: DEFAULT_LAUNCH.to_string(),
+            entry: self.entry_for(d).to_string(),
+            block_m: self.block_m,
+            threads: self.threads,
+            shared_bytes: self.shared_bytes_for(d),
+        }
+    }
+
+    /// Every launch that can run at head dim `d`: the default, then each launch rule for
+    /// `d` in file order. The gates that must cover all code that can run (sass-inspect,
+    /// the sanitizer gate, the oracle) go through this list.
+    pub fn launches_at(&self, d: u32) -> Vec<Launch> {
+        let mut v = vec![self.default_launch(d)];
+        v.extend(
+            self.launch_rules
+                .iter()
+                .filter(|r| r.head_dim == d)
+                .map(LaunchRule::launch),
+        );
+        v
+    }
+
+    /// The launch called `name` at head dim `d`, if there is one.
+    pub fn launch_named(&self, d: u32, name: &str) -> Option<Launch> {
+        self.launches_at(d).into_iter().find(|l| l.name == name)
+    }
+
+    /// CTAs in the default launch's grid for `p`: `ceil(S / block_m) * H * B`.
+    pub fn default_grid_ctas(&self, p: &crate::Problem) -> u64 {
+        u64::from(p.seq_len.div_ceil(self.block_m)) * u64::from(p.heads) * u64::from(p.batch)
+    }
+
+    /// The launch that runs `p`: the first launch rule for `p`'s head dim whose condition
+    /// holds, else the default launch.
+    pub fn launch_for(&self, p: &crate::Problem) -> Launch {
+        let grid = self.default_grid_ctas(p);
+        self.launch_rules
+            .iter()
+            .find(|r| r.head_dim == p.head_dim && r.max_default_grid.is_none_or(|max| grid <= max))
+            .map(LaunchRule::launch)
+            .unwrap_or_else(|| self.default_launch(p.head_dim))
     }
 
     /// Why this kernel cannot run `problem`, if it cannot.

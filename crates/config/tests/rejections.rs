@@ -62,6 +62,13 @@ fn rows() -> Vec<Row> {
         Row { what: "manifest per-dim entry not an identifier", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[entry_by_head_dim]\n\"64\" = \"k-fwd\"\n"), file: "k.toml", line: Some(16), key: "entry_by_head_dim.64", words: &["not a C identifier"] },
         Row { what: "manifest define with -D", config: good_c.clone(), manifest: m("tensor_cores = false", "tensor_cores = false\ndefines = [\"-DX=1\"]"), file: "k.toml", line: Some(12), key: "defines[0]", words: &["NAME or NAME=VALUE"] },
         Row { what: "manifest unknown abi", config: good_c.clone(), manifest: m("attention_fwd_v1", "attention_fwd_v2"), file: "k.toml", line: Some(4), key: "abi", words: &["attention_fwd_v2", "attention_fwd_v1"] },
+        Row { what: "launch rule for a dim it lacks", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 96\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(17), key: "launch_rule[0].head_dim", words: &["not one of this kernel's head_dims"] },
+        Row { what: "launch rule entry not an identifier", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(17), key: "launch_rule[0].entry", words: &["not a C identifier"] },
+        Row { what: "launch rule named default", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"default\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(17), key: "launch_rule[0].name", words: &["not a launch name"] },
+        Row { what: "launch rule bad block size", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 48\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(17), key: "launch_rule[0].threads", words: &["multiple of 32"] },
+        Row { what: "launch rule zero grid bound", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 0\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(17), key: "launch_rule[0].max_default_grid", words: &["at least 1"] },
+        Row { what: "launch rule too much shared memory", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 300000\n"), file: "k.toml", line: Some(17), key: "launch_rule[0].dynamic_shared_bytes", words: &["227 KiB"] },
+        Row { what: "launch rule unknown key", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nwarps = 4\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(22), key: "launch_rule[0].warps", words: &["unknown field `warps`"] },
         Row { what: "manifest unknown control gate", config: good_c, manifest: format!("{GOOD_MANIFEST}\n[control]\ngate = \"vibes\"\nexpect = \"x\"\n"), file: "k.toml", line: Some(17), key: "control.gate", words: &["vibes", "racecheck"] },
     ]
 }
@@ -89,6 +96,39 @@ fn entry_by_head_dim_picks_the_entry_and_defaults_to_entry() {
     assert_eq!(m.entries(), vec!["k_fwd", "k_fwd_d128"]);
     let plain = load(GOOD_CONFIG, GOOD_MANIFEST).expect("good fixture");
     assert_eq!(plain.kernels.under_test[0].entry_for(128), "k_fwd");
+}
+
+const SMALL_GRID_RULE: &str = "\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n";
+
+#[test]
+fn a_launch_rule_is_chosen_only_for_its_head_dim_and_grid_bound() {
+    let cfg = load(GOOD_CONFIG, &format!("{GOOD_MANIFEST}{SMALL_GRID_RULE}")).expect("loads");
+    let m = &cfg.kernels.under_test[0];
+    // GOOD_CONFIG: B2 H8 S512 D64, block_m 64 -> 8 x 8 x 2 = 128 CTAs <= 198.
+    let mut p = cfg.problem;
+    assert_eq!(m.default_grid_ctas(&p), 128);
+    let chosen = m.launch_for(&p);
+    assert_eq!(
+        (chosen.name.as_str(), chosen.entry.as_str(), chosen.block_m, chosen.threads, chosen.shared_bytes),
+        ("small", "k_small", 32, 128, 2048)
+    );
+    assert_eq!(chosen.geometry(&p), ((16, 8, 2), (128, 1, 1), 2048));
+    // 199 CTAs and more: the default launch.
+    p.batch = 4; // 256 CTAs
+    let d = m.launch_for(&p);
+    assert!(d.is_default(), "256 CTAs > 198: {d:?}");
+    assert_eq!((d.entry.as_str(), d.block_m, d.shared_bytes), ("k_fwd", 64, 1024));
+    // Another head dim: the rule does not apply.
+    p.batch = 1;
+    p.head_dim = 128;
+    assert!(m.launch_for(&p).is_default());
+    // Every launch that can run at D=64, default first; only the default at D=128.
+    let names = |d| m.launches_at(d).into_iter().map(|l| l.name).collect::<Vec<_>>();
+    assert_eq!(names(64), vec!["default", "small"]);
+    assert_eq!(names(128), vec!["default"]);
+    assert_eq!(m.entries(), vec!["k_fwd", "k_small"]);
+    assert!(m.launch_named(64, "small").is_some());
+    assert!(m.launch_named(128, "small").is_none());
 }
 
 #[test]

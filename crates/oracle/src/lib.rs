@@ -38,7 +38,7 @@ pub use metrics::{compare, compare_heads, gather_heads, Element, ErrorReport};
 pub use reference::{
     attention_f16_order, attention_f16_order_heads, attention_f64, attention_f64_heads,
 };
-pub use report::CheckRecord;
+pub use report::{launch_label, CheckRecord};
 pub use rule::{PassRule, Tolerance, Verdict};
 pub use shape::Shape;
 

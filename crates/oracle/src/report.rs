@@ -63,6 +63,8 @@ pub struct InputModified {
 pub struct CheckId {
     /// The kernel's manifest name.
     pub kernel: String,
+    /// The manifest launch that ran (`default` or a `[[launch_rule]]`'s name).
+    pub launch: String,
     /// The trial number within the config (0-based).
     pub trial: u32,
     /// The seed the inputs were generated from.
@@ -147,6 +149,10 @@ impl GuardFindings {
 pub struct CheckRecord {
     /// The kernel's manifest name (contract field).
     pub kernel: String,
+    /// The manifest launch that ran: `default` or a `[[launch_rule]]`'s name (summaries
+    /// written before launch rules existed have none: `default`).
+    #[serde(default = "default_launch")]
+    pub launch: String,
     /// The trial number within the config (contract field).
     pub trial: u32,
     /// The seed the inputs were generated from (contract field).
@@ -191,7 +197,18 @@ pub struct CheckRecord {
     pub reason: Option<String>,
 }
 
+fn default_launch() -> String {
+    cudadent_config::DEFAULT_LAUNCH.to_string()
+}
+
+pub use cudadent_config::launch_label;
+
 impl CheckRecord {
+    /// The kernel and launch, as reports name them ([`launch_label`]).
+    pub fn label(&self) -> String {
+        launch_label(&self.kernel, &self.launch)
+    }
+
     /// Assembles the record of one check. `passed` is true only if the pass rule passed
     /// and every guard check is clean; `reason` lists every failed part.
     pub fn new(
@@ -207,6 +224,7 @@ impl CheckRecord {
         let passed = verdict.passed && reasons.is_empty();
         CheckRecord {
             kernel: id.kernel,
+            launch: id.launch,
             trial: id.trial,
             seed: id.seed,
             distribution: id.distribution,
@@ -245,6 +263,7 @@ mod tests {
         let fp16 = compare(&shape, &sp, &want, 1e-2, 1e-2).unwrap();
         let verdict = PassRule::default().evaluate(&kernel, &fp16);
         let id = CheckId {
+            launch: "default".into(),
             kernel: "fa_tc".into(),
             trial: 3,
             seed: 99,

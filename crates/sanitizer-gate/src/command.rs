@@ -38,10 +38,12 @@ pub struct Target {
     pub manifest: PathBuf,
     /// `--cuda-root`, passed on when given.
     pub cuda_root: Option<PathBuf>,
+    /// `--launch`: the manifest launch to run (None: the one the manifest chooses).
+    pub launch: Option<String>,
 }
 
 impl Target {
-    /// `oracle --config C --kernel M --single-launch [--cuda-root R]`.
+    /// `oracle --config C --kernel M --single-launch [--launch L] [--cuda-root R]`.
     pub fn argv(&self) -> Vec<OsString> {
         let mut v: Vec<OsString> = vec![
             self.oracle.clone().into(),
@@ -51,6 +53,10 @@ impl Target {
             self.manifest.clone().into(),
             "--single-launch".into(),
         ];
+        if let Some(l) = &self.launch {
+            v.push("--launch".into());
+            v.push(l.into());
+        }
         if let Some(r) = &self.cuda_root {
             v.push("--cuda-root".into());
             v.push(r.clone().into());
@@ -112,6 +118,7 @@ mod tests {
             config: "configs/canon_3.toml".into(),
             manifest: "kernels/attention/fa_s512_v3.toml".into(),
             cuda_root: None,
+            launch: None,
         }
     }
 

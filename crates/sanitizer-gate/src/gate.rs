@@ -49,6 +49,8 @@ pub struct RunContext<'a> {
     pub role: Role,
     /// `[[sanitizer.suppress]]` entries.
     pub suppressions: &'a [Suppression],
+    /// The manifest launch the launch line must name (None: not checked).
+    pub launch: Option<&'a str>,
     /// How the process ended; None: as recorded in the log, if at all.
     pub exit: Option<RecordedExit>,
 }
@@ -374,6 +376,14 @@ pub fn evaluate(log: &ParsedLog, ctx: &RunContext<'_>) -> Evaluation {
                     if let Some(c) = ctx.config {
                         if l.config != c {
                             problems.push(format!("the launch line names config `{}`, not `{c}`", l.config));
+                        }
+                    }
+                    if let Some(want) = ctx.launch {
+                        if l.launch.as_deref() != Some(want) {
+                            problems.push(format!(
+                                "the launch line names launch `{}`, not `{want}`",
+                                l.launch.as_deref().unwrap_or("(none)")
+                            ));
                         }
                     }
                 }

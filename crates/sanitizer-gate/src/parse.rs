@@ -79,6 +79,10 @@ pub struct LaunchLine {
     pub grid: Dim3,
     /// Block.
     pub block: Dim3,
+    /// The manifest launch (`launch=NAME`); absent from logs of oracles that predate
+    /// launch rules.
+    #[serde(default)]
+    pub launch: Option<String>,
     /// 1-based log line.
     pub log_line: usize,
 }
@@ -249,6 +253,7 @@ static LAUNCH: LazyLock<Regex> = LazyLock::new(|| {
         r"^cudadent-oracle: single launch done: kernel=(\S+) config=(\S+) grid=\((\d+),(\d+),(\d+)\) block=\((\d+),(\d+),(\d+)\)(?:\s|$)",
     )
 });
+static LAUNCH_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"\slaunch=(\S+)"));
 static INVALID: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"^Invalid (__\w+__) (\w+) of size ({NUM}) bytes?")));
 static POTENTIAL_INVALID: LazyLock<Regex> = LazyLock::new(|| {
@@ -449,6 +454,7 @@ impl Parser {
                     config: c[2].to_string(),
                     grid: dim(&c[3], &c[4], &c[5]),
                     block: dim(&c[6], &c[7], &c[8]),
+                    launch: LAUNCH_NAME.captures(t).map(|l| l[1].to_string()),
                     log_line: n,
                 });
             }

@@ -17,6 +17,10 @@ pub struct RunRecord {
     /// kernel, tool, control, caught, errors, warnings, findings, verdict, reason, ...
     #[serde(flatten)]
     pub eval: Evaluation,
+    /// The manifest launch that ran (`default` or a `[[launch_rule]]`'s name): every
+    /// launch of a kernel under test that can run at the config's head dim gets its own
+    /// runs; null for planted-bug controls, which run as their manifest chooses.
+    pub kernel_launch: Option<String>,
     /// The full log, relative to the summary's folder.
     pub log: String,
     /// sha256 of the log.

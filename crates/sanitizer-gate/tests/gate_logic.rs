@@ -23,6 +23,7 @@ fn ctx<'a>(tool: SanitizerTool, role: Role, sups: &'a [Suppression]) -> RunConte
         config: Some("canon_3"),
         role,
         suppressions: sups,
+        launch: None,
         exit: Some(RecordedExit::Code { code: 0 }),
     }
 }

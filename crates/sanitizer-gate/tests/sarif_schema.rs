@@ -149,6 +149,7 @@ fn eval(
             config: Some("canon_3"),
             role,
             suppressions: sups,
+            launch: None,
             exit: Some(RecordedExit::Code { code: 0 }),
         },
     )

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cudadent_config::{Arch, KernelManifest, Problem};
+use cudadent_config::{Arch, KernelManifest, Launch, Problem};
 use cudarc::driver::sys::CUfunction_attribute_enum;
 use cudarc::driver::{CudaFunction, CudaModule, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
@@ -26,11 +26,14 @@ pub struct AttentionArgs {
 }
 
 /// A kernel loaded into the context, ready to launch.
+#[derive(Clone)]
 pub struct LoadedKernel {
     _module: Arc<CudaModule>,
-    func: CudaFunction,
-    /// Functions of the manifest's `[entry_by_head_dim]` rows, by head dim.
-    func_by_head_dim: Vec<(u32, CudaFunction)>,
+    /// Every entry of the manifest (`KernelManifest::entries`), by symbol.
+    funcs: Vec<(String, CudaFunction)>,
+    /// A launch every call uses instead of the one the manifest chooses per problem
+    /// ([`LoadedKernel::forcing`]).
+    forced: Option<String>,
     /// The manifest.
     pub manifest: KernelManifest,
     /// Arch of the cubin that was loaded.
@@ -61,6 +64,7 @@ impl LoadedKernel {
             .dynamic_shared_bytes
             .values()
             .copied()
+            .chain(manifest.launch_rules.iter().map(|r| r.dynamic_shared_bytes))
             .max()
             .unwrap_or(0);
         let load_entry = |entry: &str| -> Result<CudaFunction, RuntimeError> {
@@ -76,20 +80,39 @@ impl LoadedKernel {
             }
             Ok(func)
         };
-        let func = load_entry(&manifest.entry)?;
-        let func_by_head_dim = manifest
-            .entry_by_head_dim
-            .iter()
-            .map(|(&d, entry)| Ok((d, load_entry(entry)?)))
+        let funcs = manifest
+            .entries()
+            .into_iter()
+            .map(|entry| Ok((entry.to_string(), load_entry(entry)?)))
             .collect::<Result<Vec<_>, RuntimeError>>()?;
         Ok(LoadedKernel {
             _module: module,
-            func,
-            func_by_head_dim,
+            funcs,
+            forced: None,
             manifest: manifest.clone(),
             arch,
             cubin_sha256,
         })
+    }
+
+    /// The same kernel, launched as `launch` (a launch name of its manifest) for every
+    /// problem instead of the launch the manifest chooses; `None` where the manifest has
+    /// no such launch at head dim `d`.
+    pub fn forcing(&self, launch: &str, d: u32) -> Option<LoadedKernel> {
+        self.manifest.launch_named(d, launch)?;
+        Some(LoadedKernel {
+            forced: Some(launch.to_string()),
+            ..self.clone()
+        })
+    }
+
+    /// The launch that runs `problem`: the forced one ([`LoadedKernel::forcing`]), else the
+    /// manifest's choice ([`KernelManifest::launch_for`]).
+    pub fn launch_for(&self, problem: &Problem) -> Launch {
+        self.forced
+            .as_deref()
+            .and_then(|name| self.manifest.launch_named(problem.head_dim, name))
+            .unwrap_or_else(|| self.manifest.launch_for(problem))
     }
 
     /// Enqueues one launch for `problem` on the GPU's stream without waiting. The launch
@@ -115,7 +138,8 @@ impl LoadedKernel {
         args: &AttentionArgs,
         config: &str,
     ) -> Result<(), RuntimeError> {
-        let (grid, block, shared) = super::launch_geometry(&self.manifest, problem);
+        let chosen = self.launch_for(problem);
+        let (grid, block, shared) = chosen.geometry(problem);
         let cfg = LaunchConfig {
             grid_dim: grid,
             block_dim: block,
@@ -129,10 +153,16 @@ impl LoadedKernel {
         );
         let causal = problem.causal as i32;
         let func = self
-            .func_by_head_dim
+            .funcs
             .iter()
-            .find(|(dim, _)| *dim == problem.head_dim)
-            .map_or(&self.func, |(_, f)| f);
+            .find(|(entry, _)| *entry == chosen.entry)
+            .map(|(_, f)| f)
+            .ok_or_else(|| RuntimeError::KernelFailed {
+                kernel: self.manifest.name.clone(),
+                config: config.to_string(),
+                op: format!("find entry `{}`", chosen.entry),
+                detail: "not loaded".into(),
+            })?;
         let mut launch = stream.launch_builder(func);
         launch
             .arg(&args.q)
@@ -150,13 +180,16 @@ impl LoadedKernel {
         //    addresses, four `int`, one `float`, one `int`; the manifest declares that ABI.
         // 2. Each address points at a live allocation of at least B*H*S*D fp16 elements
         //    (the caller's `DeviceBuffer`s outlive the stream synchronisation that follows).
-        // 3. Grid, block and dynamic shared memory come from the validated manifest.
-        // 4. `func` is the manifest's entry for this head dim (`entry_for`), every one of
-        //    which follows the same ABI.
+        // 3. Grid, block and dynamic shared memory come from the validated manifest's
+        //    launch `chosen`, whose entry `func` is.
+        // 4. Every entry of a manifest follows the manifest's ABI.
         unsafe { launch.launch(cfg) }.map_err(|e| RuntimeError::KernelFailed {
             kernel: self.manifest.name.clone(),
             config: config.to_string(),
-            op: format!("launch (grid {grid:?}, block {block:?}, {shared} B dynamic shared)"),
+            op: format!(
+                "launch `{}` (grid {grid:?}, block {block:?}, {shared} B dynamic shared)",
+                chosen.name
+            ),
             detail: e.to_string(),
         })?;
         Ok(())

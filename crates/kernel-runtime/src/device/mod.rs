@@ -11,7 +11,7 @@ pub mod timing;
 
 use std::sync::Arc;
 
-use cudadent_config::{Arch, KernelManifest};
+use cudadent_config::Arch;
 use cudarc::driver::sys::CUdevice_attribute;
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr};
 
@@ -291,14 +291,3 @@ pub fn parse_proc_driver_version(text: &str) -> Option<String> {
     re.captures(text).map(|c| c[1].to_string())
 }
 
-/// A manifest's launch geometry for a problem: grid, block and dynamic shared memory.
-pub fn launch_geometry(
-    m: &KernelManifest,
-    p: &cudadent_config::Problem,
-) -> ((u32, u32, u32), (u32, u32, u32), u32) {
-    (
-        (p.seq_len.div_ceil(m.block_m), p.heads, p.batch),
-        (m.threads, 1, 1),
-        m.shared_bytes_for(p.head_dim),
-    )
-}

@@ -232,6 +232,7 @@ mod tests {
     fn result(kernel: &str, mode: Mode, p50: f64, p90: f64, below: bool) -> KernelResult {
         KernelResult {
             kernel: kernel.into(),
+            launch: None,
             timing: timing(mode, p50, p90, below),
         }
     }

@@ -590,8 +590,16 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         }
         let mut timings = Vec::new();
         push_sets(&name, SetKind::Kernel, &t, &mut timings, &mut sets);
+        let launch = k.launch_for(p);
+        if !launch.is_default() {
+            notes.push(format!(
+                "{name}: timed launch `{}` (entry {}, block_m {}, {} threads, {} B dynamic shared), its manifest's choice for this problem",
+                launch.name, launch.entry, launch.block_m, launch.threads, launch.shared_bytes
+            ));
+        }
         results.extend(timings.into_iter().map(|(_, timing)| KernelResult {
             kernel: name.clone(),
+            launch: Some(launch.clone()),
             timing,
         }));
         correctness.extend(t.checks);

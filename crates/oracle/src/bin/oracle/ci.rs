@@ -35,10 +35,10 @@ pub fn junit_suite(
     let mut j = Junit::new("oracle");
     for c in plan {
         for k in outcomes {
-            let name = case_name(&k.kernel, c);
+            let name = case_name(&k.label(), c);
             let rec = records
                 .iter()
-                .find(|r| r.kernel == k.kernel && same_check(r, c));
+                .find(|r| r.kernel == k.kernel && r.launch == k.launch && same_check(r, c));
             let case = match rec {
                 None => Case::skipped(
                     name,
@@ -129,7 +129,7 @@ pub fn markdown(
             .map(|k| {
                 vec![
                     config.to_string(),
-                    k.kernel.clone(),
+                    k.label(),
                     if k.passed || k.checks == 0 {
                         "NOT caught".into()
                     } else {
@@ -149,7 +149,7 @@ pub fn markdown(
             .map(|k| {
                 vec![
                     config.to_string(),
-                    k.kernel.clone(),
+                    k.label(),
                     k.checks.to_string(),
                     k.failed.to_string(),
                     format!("{:.3e}", k.max_abs_err),
@@ -193,6 +193,7 @@ mod tests {
     fn record(kernel: &str, c: &Check, max_abs_err: f64, reason: Option<&str>) -> CheckRecord {
         CheckRecord {
             kernel: kernel.into(),
+            launch: "default".into(),
             trial: c.trial,
             seed: c.seed,
             distribution: c.distribution,
@@ -218,6 +219,8 @@ mod tests {
     fn outcome(kernel: &str, checks: usize, failed: usize, first: Option<&str>) -> KernelOutcome {
         KernelOutcome {
             kernel: kernel.into(),
+            launch: "default".into(),
+            selected: true,
             checks,
             failed,
             max_abs_err: 1.5e-3,

@@ -30,6 +30,10 @@ pub struct Cli {
     /// sanitizer gate runs under compute-sanitizer.
     #[arg(long, conflicts_with = "controls")]
     single_launch: bool,
+    /// With --single-launch: launch the kernel as this manifest launch (`default` or a
+    /// `[[launch_rule]]`'s name) instead of the one its manifest chooses for the config.
+    #[arg(long, value_name = "NAME", requires = "single_launch")]
+    launch: Option<String>,
     /// Run the suite over the oracle's negative controls (kernels/selftest, gate "oracle")
     /// that support this config's shape: each must fail. Writes controls.json.
     #[arg(long)]

@@ -9,10 +9,10 @@ use cudadent_config::{Config, Gate, KernelManifest};
 use cudadent_evidence::{now_rfc3339, write_json_atomic, Verdict as GateVerdict};
 use half::f16;
 use kernel_runtime::build::BuiltKernel;
-use kernel_runtime::device::{launch_geometry, AttentionArgs, DeviceBuffer, Gpu, LoadedKernel};
+use kernel_runtime::device::{AttentionArgs, DeviceBuffer, Gpu, LoadedKernel};
 use oracle::guard::{self, GuardedLayout};
 use oracle::report::{Buffer, BufferCanaries, CheckId, GuardFindings, InputModified};
-use oracle::{CheckRecord, Inputs, PassRule, Shape, Tolerance};
+use oracle::{launch_label, CheckRecord, Inputs, PassRule, Shape, Tolerance};
 use serde::Serialize;
 use tabled::{Table, Tabled};
 
@@ -56,7 +56,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         &format!("config `{}`: Q, K, V, O with guard bands, twice", cfg.name),
     )?;
     if cli.single_launch {
-        return single_launch(&gpu, &cfg, &built[0], &shape, &out);
+        return single_launch(&gpu, &cfg, &built[0], cli.launch.as_deref(), &shape, &out);
     }
     let rule = PassRule::new(Tolerance::from(&cfg.oracle.tolerance))
         .map_err(|e| cli_support::bad_input(e.to_string()))?;
@@ -84,11 +84,32 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let mut records: Vec<CheckRecord> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let checks = plan::checks(&cfg);
-    // Kernels under test, plus the GPU reference itself (it is checked like any other).
-    let mut judged: Vec<&LoadedKernel> = loaded.iter().collect();
+    // Every launch of every kernel under test that can run at this head dim (the one the
+    // manifest chooses for this problem and each other launch rule, forced), plus the GPU
+    // reference itself (it is checked like any other).
+    let mut judged: Vec<Judged> = Vec::new();
+    for k in &loaded {
+        let selected = k.manifest.launch_for(&cfg.problem).name;
+        for l in k.manifest.launches_at(cfg.problem.head_dim) {
+            if let Some(forced) = k.forcing(&l.name, cfg.problem.head_dim) {
+                judged.push(Judged {
+                    selected: l.name == selected,
+                    label: launch_label(&k.manifest.name, &l.name),
+                    launch: l.name,
+                    k: forced,
+                });
+            }
+        }
+    }
     if let Some(r) = &reference {
         if !cli.controls {
-            judged.push(r);
+            let l = r.launch_for(&cfg.problem);
+            judged.push(Judged {
+                label: launch_label(&r.manifest.name, &l.name),
+                launch: l.name,
+                selected: true,
+                k: r.clone(),
+            });
         }
     }
     let mut dead: Vec<String> = Vec::new();
@@ -110,13 +131,13 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             (Some(r), true) => Some(run_plain(&gpu, r, &cfg, &inputs, check.scale)?),
             _ => None,
         };
-        for k in &judged {
-            if dead.contains(&k.manifest.name) {
+        for j in &judged {
+            if dead.contains(&j.label) {
                 continue;
             }
             let rec = match check_kernel(
                 &gpu,
-                k,
+                j,
                 &cfg,
                 &shape,
                 &inputs,
@@ -129,9 +150,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
                 Err(e) => {
                     // A launch that fails (illegal address, trap) leaves the context unusable.
                     let reason = format!("{e:#}");
-                    notes.push(format!("{}: {reason}", k.manifest.name));
-                    dead.push(k.manifest.name.clone());
-                    failed_launch_record(k, check, &shape, reason)
+                    notes.push(format!("{}: {reason}", j.label));
+                    dead.push(j.label.clone());
+                    failed_launch_record(j, check, &shape, reason)
                 }
             };
             records.push(rec);
@@ -141,10 +162,10 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         }
     }
     let mut kernel_rows = Vec::new();
-    for k in &judged {
+    for j in &judged {
         let mine: Vec<&CheckRecord> = records
             .iter()
-            .filter(|r| r.kernel == k.manifest.name)
+            .filter(|r| r.kernel == j.k.manifest.name && r.launch == j.launch)
             .collect();
         let failed = mine.iter().filter(|r| !r.passed).count();
         let worst = mine.iter().map(|r| r.max_abs_err).fold(0.0f64, |a, b| {
@@ -155,7 +176,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             }
         });
         kernel_rows.push(KernelOutcome {
-            kernel: k.manifest.name.clone(),
+            kernel: j.k.manifest.name.clone(),
+            launch: j.launch.clone(),
+            selected: j.selected,
             checks: mine.len(),
             failed,
             max_abs_err: worst,
@@ -172,7 +195,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         let missed: Vec<_> = kernel_rows
             .iter()
             .filter(|k| k.passed)
-            .map(|k| k.kernel.clone())
+            .map(KernelOutcome::label)
             .collect();
         if missed.is_empty() {
             (
@@ -189,7 +212,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         (
             GateVerdict::Pass,
             format!(
-                "{} kernels x {} checks passed",
+                "{} kernel launches x {} checks passed",
                 kernel_rows.len(),
                 checks.len()
             ),
@@ -198,7 +221,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         let failing: Vec<_> = kernel_rows
             .iter()
             .filter(|k| !k.passed)
-            .map(|k| k.kernel.clone())
+            .map(KernelOutcome::label)
             .collect();
         (GateVerdict::Fail, format!("failed: {}", failing.join(", ")))
     };
@@ -266,6 +289,13 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     })
 }
 
+impl KernelOutcome {
+    /// [`launch_label`] of this row.
+    pub fn label(&self) -> String {
+        launch_label(&self.kernel, &self.launch)
+    }
+}
+
 fn verdict_word(v: GateVerdict) -> &'static str {
     match v {
         GateVerdict::Pass => "PASS",
@@ -287,10 +317,27 @@ struct Summary {
     notes: Vec<String>,
 }
 
-/// One kernel's roll-up over its checks.
+/// One launch of one kernel that the suite judges.
+struct Judged {
+    /// The kernel, forced to `launch`.
+    k: LoadedKernel,
+    /// `default` or a launch rule's name.
+    launch: String,
+    /// Whether the manifest chooses this launch for the config's problem.
+    selected: bool,
+    /// [`launch_label`].
+    label: String,
+}
+
+/// One kernel launch's roll-up over its checks.
 #[derive(Serialize)]
 pub struct KernelOutcome {
     pub kernel: String,
+    /// `default` or a `[[launch_rule]]`'s name.
+    pub launch: String,
+    /// Whether the manifest chooses this launch for the config's problem (the others were
+    /// forced, so that every launch that can run at this head dim is checked).
+    pub selected: bool,
     pub checks: usize,
     pub failed: usize,
     #[serde(serialize_with = "finite_or_string")]
@@ -477,7 +524,7 @@ fn run_plain(
 #[allow(clippy::too_many_arguments)]
 fn check_kernel(
     gpu: &Gpu,
-    k: &LoadedKernel,
+    j: &Judged,
     cfg: &Config,
     shape: &Shape,
     inputs: &Inputs,
@@ -486,6 +533,7 @@ fn check_kernel(
     gpu_ref: Option<&[u16]>,
     rule: &PassRule,
 ) -> anyhow::Result<CheckRecord> {
+    let k = &j.k;
     let mut bufs = Buffers::new(gpu, inputs, cfg.oracle.guard_elems as usize)?;
     bufs.refresh(gpu)?;
     k.launch_and_wait(gpu, &cfg.problem, &bufs.args(gpu, check.scale), &cfg.name)?;
@@ -533,6 +581,7 @@ fn check_kernel(
     let bad = |e: oracle::OracleError| cli_support::bad_input(e.to_string());
     let id = CheckId {
         kernel: k.manifest.name.clone(),
+        launch: j.launch.clone(),
         trial: check.trial,
         seed: check.seed,
         distribution: check.distribution,
@@ -583,14 +632,10 @@ fn check_kernel(
     Ok(rec)
 }
 
-fn failed_launch_record(
-    k: &LoadedKernel,
-    check: &Check,
-    shape: &Shape,
-    reason: String,
-) -> CheckRecord {
+fn failed_launch_record(j: &Judged, check: &Check, shape: &Shape, reason: String) -> CheckRecord {
     CheckRecord {
-        kernel: k.manifest.name.clone(),
+        kernel: j.k.manifest.name.clone(),
+        launch: j.launch.clone(),
         trial: check.trial,
         seed: check.seed,
         distribution: check.distribution,
@@ -613,16 +658,35 @@ fn failed_launch_record(
     }
 }
 
-/// `--single-launch`: exactly one launch of the first kernel, nothing else on the GPU,
-/// no guard bands (so memcheck's own padding sees small overruns).
+/// `--single-launch`: exactly one launch of the first kernel (as `launch`, else as its
+/// manifest chooses), nothing else on the GPU, no guard bands (so memcheck's own padding
+/// sees small overruns).
 fn single_launch(
     gpu: &Gpu,
     cfg: &Config,
     built: &BuiltKernel,
+    launch: Option<&str>,
     shape: &Shape,
     out: &Output,
 ) -> anyhow::Result<u8> {
-    let k = gpu.load(built)?;
+    let loaded = gpu.load(built)?;
+    let d = cfg.problem.head_dim;
+    let k = match launch {
+        None => loaded,
+        Some(name) => loaded.forcing(name, d).ok_or_else(|| {
+            cli_support::bad_input(format!(
+                "kernel `{}` has no launch `{name}` at D={d} (it has: {})",
+                built.manifest.name,
+                built
+                    .manifest
+                    .launches_at(d)
+                    .iter()
+                    .map(|l| l.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+    };
     let check = plan::checks(cfg)[0];
     let inputs = oracle::generate(shape, check.distribution, check.seed)
         .map_err(|e| cli_support::bad_input(e.to_string()))?;
@@ -630,10 +694,11 @@ fn single_launch(
     bufs.refresh(gpu)?;
     k.launch_and_wait(gpu, &cfg.problem, &bufs.args(gpu, check.scale), &cfg.name)?;
     let o = gpu.read(&bufs.o)?;
-    let (grid, block, shared) = launch_geometry(&k.manifest, &cfg.problem);
+    let l = k.launch_for(&cfg.problem);
+    let (grid, block, shared) = l.geometry(&cfg.problem);
     out.progress(format!(
-        "cudadent-oracle: single launch done: kernel={} config={} grid=({},{},{}) block=({},{},{}) shared={} unwritten={}",
-        k.manifest.name, cfg.name, grid.0, grid.1, grid.2, block.0, block.1, block.2, shared,
+        "cudadent-oracle: single launch done: kernel={} config={} grid=({},{},{}) block=({},{},{}) shared={} launch={} entry={} unwritten={}",
+        k.manifest.name, cfg.name, grid.0, grid.1, grid.2, block.0, block.1, block.2, shared, l.name, l.entry,
         guard::unwritten(&o).count
     ));
     Ok(exit::PASS)
@@ -656,7 +721,7 @@ fn print_table(out: &Output, records: &[CheckRecord]) {
     let rows: Vec<Row> = records
         .iter()
         .map(|r| Row {
-            kernel: r.kernel.clone(),
+            kernel: r.label(),
             distribution: r.distribution.to_string(),
             trial: r.trial,
             scale: format!("{:.4}", r.scale),

@@ -59,10 +59,15 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     // cubin in the cache (and a kernel that does not compile is bad input, exit 2).
     let built = build_all(&cfg, &tc, false)?;
     let mut runs: Vec<RunRecord> = Vec::new();
-    let mut plan: Vec<(SanitizerTool, KernelManifest, Role)> = Vec::new();
+    // (tool, kernel, role, launch): every launch of a kernel under test that can run at
+    // this head dim, so that a launch rule's entry is sanitized even on configs that
+    // choose another.
+    let mut plan: Vec<(SanitizerTool, KernelManifest, Role, Option<String>)> = Vec::new();
     for &tool in &tools {
         for m in &cfg.kernels.under_test {
-            plan.push((tool, m.clone(), Role::UnderTest));
+            for l in m.launches_at(cfg.problem.head_dim) {
+                plan.push((tool, m.clone(), Role::UnderTest, Some(l.name)));
+            }
         }
         let mine = controls::for_tool(&all_controls, tool);
         if mine.is_empty() {
@@ -80,7 +85,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
                 Ok(ccfg) => {
                     build_all(&ccfg, &tc, false)
                         .with_context(|| format!("building planted-bug control `{}`", c.name))?;
-                    plan.push((tool, c.clone(), Role::Control));
+                    plan.push((tool, c.clone(), Role::Control, None));
                 }
                 Err(e) => runs.push(not_run(
                     tool,
@@ -93,7 +98,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let dir = cli.common.gate_dir("sanitizers", &cfg.name);
     let timeout = Duration::from_secs(cli.timeout_s.unwrap_or(cfg.sanitizer.timeout_s).max(1));
     let total = plan.len();
-    for (i, (tool, m, role)) in plan.iter().enumerate() {
+    for (i, (tool, m, role, launch)) in plan.iter().enumerate() {
         let (run_cfg, run_cfg_path) = match role {
             Role::UnderTest => (&cfg, cfg.path.as_path()),
             Role::Control => (&control_cfg, control_cfg_path.as_path()),
@@ -103,6 +108,11 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             config: relative_to_cwd(run_cfg_path),
             manifest: relative_to_cwd(&m.manifest_path),
             cuda_root: cli.common.cuda_root.clone(),
+            launch: launch.clone(),
+        };
+        let label = match launch.as_deref() {
+            Some(l) => cudadent_config::launch_label(&m.name, l),
+            None => m.name.clone(),
         };
         let args = sanitizer_args(*tool, cfg.sanitizer.padding_bytes, &target);
         let command = shell_line(&cs.path, &args);
@@ -111,7 +121,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             started.elapsed().as_secs_f64(),
             i + 1,
             tool.name(),
-            m.name,
+            label,
             if *role == Role::Control {
                 " (planted-bug control)"
             } else {
@@ -135,7 +145,12 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             "{GATE_PREFIX} {}\n",
             cap.exit.annotation(cap.wall_s)
         ));
-        let log_name = format!("{}.{}.log", m.name, tool.name());
+        let log_name = match launch.as_deref() {
+            Some(l) if l != cudadent_config::DEFAULT_LAUNCH => {
+                format!("{}.{l}.{}.log", m.name, tool.name())
+            }
+            _ => format!("{}.{}.log", m.name, tool.name()),
+        };
         write_atomic(&dir.join(&log_name), text.as_bytes())?;
         let parsed = parse_log(&text);
         let eval = gate::evaluate(
@@ -146,6 +161,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
                 config: Some(&run_cfg.name),
                 role: *role,
                 suppressions: &cfg.sanitizer.suppress,
+                launch: launch.as_deref(),
                 exit: Some(cap.exit.clone()),
             },
         );
@@ -156,6 +172,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         ));
         runs.push(RunRecord {
             eval,
+            kernel_launch: launch.clone(),
             log: log_name,
             log_sha256: sha256_bytes(text.as_bytes()),
             wall_s: cap.wall_s,
@@ -293,6 +310,7 @@ fn not_run(tool: SanitizerTool, m: &KernelManifest, why: String) -> RunRecord {
             lines_not_understood: 0,
             unknown_lines: Vec::new(),
         },
+        kernel_launch: None,
         log: String::new(),
         log_sha256: String::new(),
         wall_s: 0.0,
@@ -442,6 +460,7 @@ fn from_log(cli: &Cli, path: &Path, out: &Output) -> anyhow::Result<u8> {
             config: None,
             role,
             suppressions: &sups,
+            launch: None,
             exit: None,
         },
     );

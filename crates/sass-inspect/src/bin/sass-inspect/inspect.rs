@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cudadent_config::KernelManifest;
+use cudadent_config::{launch_label, KernelManifest, Launch};
 use kernel_runtime::build::BuiltCubin;
 use kernel_runtime::toolchain::Tool;
 use kernel_runtime::RuntimeError;
@@ -67,6 +67,8 @@ pub struct Inspection {
     pub kernel: String,
     pub arch: String,
     pub role: Role,
+    /// The manifest launch inspected: `default` or a `[[launch_rule]]`'s name.
+    pub launch: String,
     pub entry: String,
     pub cubin_sha256: String,
     /// sha256 of the cubin's whole `cuobjdump --dump-sass` listing: the machine code without
@@ -78,7 +80,7 @@ pub struct Inspection {
     /// Static + dynamic shared memory per block, bytes.
     pub shared_bytes: Option<u64>,
     pub static_shared_bytes: Option<u32>,
-    /// From the manifest, at the config's head dim.
+    /// From the manifest's launch, at the config's head dim.
     pub dynamic_shared_bytes: u32,
     pub barriers: Option<u32>,
     pub stack_frame_bytes: Option<u32>,
@@ -116,10 +118,16 @@ pub struct Inspection {
 }
 
 impl Inspection {
+    /// The kernel and launch as reports and snapshots name them: `kernel`, or
+    /// `kernel[launch]` for a launch rule.
+    pub fn label(&self) -> String {
+        launch_label(&self.kernel, &self.launch)
+    }
+
     /// The record the snapshot comparison works on (unmeasured values as 0).
     pub fn record(&self) -> InspectionRecord {
         InspectionRecord {
-            kernel: self.kernel.clone(),
+            kernel: self.label(),
             arch: self.arch.clone(),
             registers: self.registers.unwrap_or(0),
             spill_stores: self.spill_stores.unwrap_or(0),
@@ -133,8 +141,9 @@ impl Inspection {
     /// The tensor-core excerpt file: header lines, then the lines (or a line saying none).
     pub fn sass_excerpt(&self) -> String {
         let mut s = format!(
-            "# kernel: {}\n# entry: {}\n# arch: {}\n# cubin sha256: {}\n# tensor-core instructions: {} (f32 accumulate {}, f16 accumulate {})\n",
+            "# kernel: {}\n# launch: {}\n# entry: {}\n# arch: {}\n# cubin sha256: {}\n# tensor-core instructions: {} (f32 accumulate {}, f16 accumulate {})\n",
             self.kernel,
+            self.launch,
             self.entry,
             self.arch,
             self.cubin_sha256,
@@ -159,8 +168,9 @@ impl Inspection {
 /// What one inspection needs besides the cubin.
 pub struct Context<'a> {
     pub manifest: &'a KernelManifest,
+    /// The launch whose entry and geometry are inspected.
+    pub launch: Launch,
     pub role: Role,
-    pub head_dim: u32,
     pub inspect: &'a cudadent_config::InspectSettings,
     pub cuobjdump: &'a Tool,
     pub sass_cache: Option<&'a Path>,
@@ -169,9 +179,9 @@ pub struct Context<'a> {
 /// Inspects one built cubin.
 pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, RuntimeError> {
     let m = cx.manifest;
-    // The entry that runs at this config's head dim (a manifest may map head dims to
-    // their own entries): that is the function whose resources and SASS matter.
-    let entry = m.entry_for(cx.head_dim).to_string();
+    // The launch's entry (a manifest may map head dims and launch rules to their own
+    // entries): that is the function whose resources and SASS matter.
+    let entry = cx.launch.entry.clone();
     let arch = cubin.arch.to_string();
     let (sass_text, sass_cached) = dump_sass(cx.cuobjdump, cubin, cx.sass_cache)?;
     // Lossy, like cuobjdump's output: a stray non-UTF-8 byte (a comment, a path in a
@@ -207,7 +217,7 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
         Some(f) => (census(&f.instructions), tensor_core_lines(&f.instructions)),
         None => (Census::default(), Vec::new()),
     };
-    let dynamic = m.shared_bytes_for(cx.head_dim);
+    let dynamic = cx.launch.shared_bytes;
     let measured = Measured::new(&usage, &sass_census, u64::from(dynamic));
     let policy = Policy {
         require_tensor_cores: m.tensor_cores,
@@ -253,7 +263,7 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
         (Some(regs), Some(st)) => {
             let res = KernelResources {
                 registers_per_thread: regs,
-                threads_per_block: m.threads,
+                threads_per_block: cx.launch.threads,
                 shared_bytes_per_block: st.saturating_add(dynamic),
                 barriers: usage.barriers.unwrap_or(0),
             };
@@ -268,11 +278,16 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
         ),
     };
     let ptx_module = ptx.modules.first();
-    let stem = format!("{}.{arch}", m.name);
+    let stem = if cx.launch.is_default() {
+        format!("{}.{arch}", m.name)
+    } else {
+        format!("{}.{}.{arch}", m.name, cx.launch.name)
+    };
     Ok(Inspection {
         kernel: m.name.clone(),
         arch,
         role: cx.role,
+        launch: cx.launch.name.clone(),
         entry: entry.clone(),
         cubin_sha256: cubin.sha256.clone(),
         sass_sha256: cudadent_evidence::sha256_bytes(sass_text.as_bytes()),
@@ -285,7 +300,7 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
         barriers: usage.barriers,
         stack_frame_bytes: usage.stack_frame_bytes,
         constant_bytes: usage.constant_bytes.clone(),
-        threads: m.threads,
+        threads: cx.launch.threads,
         tensor_core_instructions: sass_census.tensor_core.total,
         tensor_core_f32_accumulate: sass_census.tensor_core.f32_accumulate,
         tensor_core_f16_accumulate: sass_census.tensor_core.f16_accumulate,

@@ -91,8 +91,9 @@ pub fn table(rows: &[Inspection], diff: Option<&SnapshotDiff>) -> String {
         }
     }
     let cell = |i: &Inspection, field: Field, now: String| -> String {
+        let label = i.label();
         let found = moves
-            .get(&(i.kernel.as_str(), i.arch.as_str()))
+            .get(&(label.as_str(), i.arch.as_str()))
             .and_then(|ms| ms.iter().find(|m| m.field == field));
         match found {
             Some(m) => format!(
@@ -108,8 +109,8 @@ pub fn table(rows: &[Inspection], diff: Option<&SnapshotDiff>) -> String {
         .iter()
         .map(|i| {
             let kernel = match i.role {
-                Role::UnderTest => i.kernel.clone(),
-                Role::Reference => format!("{} (ref)", i.kernel),
+                Role::UnderTest => i.label(),
+                Role::Reference => format!("{} (ref)", i.label()),
             };
             let spills = format!(
                 "{}/{}",
@@ -215,8 +216,8 @@ pub fn markdown(config: &str, verdict: &str, reason: &str, rows: &[Inspection]) 
             vec![
                 config.to_string(),
                 match i.role {
-                    Role::UnderTest => i.kernel.clone(),
-                    Role::Reference => format!("{} (ref)", i.kernel),
+                    Role::UnderTest => i.label(),
+                    Role::Reference => format!("{} (ref)", i.label()),
                 },
                 i.arch.clone(),
                 opt(i.registers),

@@ -109,12 +109,18 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         {
             continue;
         }
-        for c in &b.cubins {
+        // Every launch that can run at this head dim: the default and each launch rule.
+        let launches = b.manifest.launches_at(cfg.problem.head_dim);
+        for (c, launch) in b
+            .cubins
+            .iter()
+            .flat_map(|c| launches.iter().map(move |l| (c, l.clone())))
+        {
             jobs.push((
                 Context {
                     manifest: &b.manifest,
+                    launch,
                     role,
-                    head_dim: cfg.problem.head_dim,
                     inspect: &cfg.inspect,
                     cuobjdump: &cuobjdump,
                     sass_cache: sass_cache.as_deref(),
@@ -163,7 +169,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         for (r, _) in diff.regressions() {
             for row in rows
                 .iter_mut()
-                .filter(|x| x.kernel == r.kernel && x.arch == r.arch)
+                .filter(|x| x.label() == r.kernel && x.arch == r.arch)
             {
                 row.verdict = "fail";
             }

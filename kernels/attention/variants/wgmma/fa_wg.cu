@@ -1,0 +1,413 @@
+// fa_wg.cu -- PROTOTYPE Hopper (sm_90a) attention forward with wgmma (HGMMA), head dim 64.
+// Not shipped and not registered with the cudadent tools: measured by fa_wg_selfcheck.cu
+// (run.sh) next to fa_tc.  Build only with -gencode=arch=compute_90a,code=sm_90a.
+//
+// ABI attention_fwd_v1:
+//   extern "C" __global__ void fa_wg_fwd_d64(const __half* Q, const __half* K, const __half* V,
+//                                            __half* O, int B, int H, int S, int D,
+//                                            float softmax_scale, int causal);
+//   Q, K, V, O: [B, H, S, D] contiguous row-major fp16; returns at once if D != 64.
+//   grid (ceil(S / 64), H, B), block (128, 1, 1), dynamic shared memory 57344 bytes
+//   (FA_WG_SMEM_BYTES).  causal != 0 masks key j > query i.  Any S >= 1.
+//
+// Design (one consumer warpgroup per CTA, no producer warp, no TMA):
+//   block_m 64 (the warpgroup's 4 warps: warp w owns query rows 16w..16w+15 of the wgmma
+//   m64 tile), block_n 64 keys, cp.async ring of 3 stages (loads two tiles ahead), one
+//   __syncthreads per key tile (same ring discipline as ../fa_tc_core.cuh).
+//   Per key tile t:
+//     S = Q K_t^T : 4 x wgmma.m64n64k16.f32.f16.f16, A = Q (smem, K-major SW128 descriptor),
+//                   B = K_t (smem, K-major SW128), f32 accumulators s[32] in registers.
+//     mask (tail keys >= S, causal j > i) with -inf, online softmax in registers (exp2 with
+//     scale*log2(e), ex2.approx.ftz, fully-masked-row guard), O accumulators rescaled.
+//     O += P V_t  : 4 x wgmma.m64n64k16 with A = P from registers (fp16, packed from s[]),
+//                   B = V_t (smem, [key][d] = N-major, i.e. MN-major SW128, imm-trans-b = 1).
+//   Epilogue: O / rowsum -> fp16, staged per warp in the (dead) Q tile, 16-byte stores of
+//   rows < S.
+//   Causal: query blocks in reverse order (heaviest CTAs first), keys only up to the block's
+//   last row.  Tail: rows >= S are zero-filled (cp.async src-size 0) and never stored; keys
+//   >= S are zero-filled (so V is finite) and masked to -inf.
+//
+// Shared memory (base must be 1024-B aligned: checked at run time, __trap() otherwise):
+//   [ Q 64x64 (8 KiB) | stage0: K 8 KiB, V 8 KiB | stage1 | stage2 ] = 57344 B.
+//   Every tile is 64 rows x 128 B; 16-byte chunk c of row r lives at
+//   r*128 + ((c ^ (r & 7)) << 4)  (= cute Swizzle<3,4,3> on byte addresses = SW128), every
+//   tile base is a multiple of 1024 B.
+//
+// Occupancy: __launch_bounds__(128, 4): <= 128 registers, 4 x (57344 + 1024 reserved) B =
+//   228 KiB = the H100's shared memory per SM, so up to 4 CTAs (16 warps) per SM.
+//
+// What was checked against which source:
+//   * Descriptor bit layout: CUTLASS include/cute/arch/mma_sm90_desc.hpp (GmmaDescriptor):
+//     start_address [0,14) = addr>>4, leading_byte_offset [16,30) (>>4), stride_byte_offset
+//     [32,46) (>>4), base_offset [49,52) (0 here: 1024-B aligned tiles), layout_type
+//     [62,64): SWIZZLE_NONE 0, SWIZZLE_128B 1, SWIZZLE_64B 2, SWIZZLE_32B 3.
+//   * Canonical layouts: CUTLASS include/cute/atom/mma_traits_sm90_gmma.hpp, make_gmma_desc:
+//     K-major SW128 = Swizzle<3,4,3> o ((8,m),(T,2)):((8T,SBO),(1,T)) -> SBO = 1024 B (next
+//     8 rows), LBO "assumed 1" (encoded 1); K-advance by 16 halves = +32 B on start_address
+//     (cute's DescriptorIterator adds the unswizzled offset; the swizzle is applied by the
+//     hardware on address bits [4,7) ^= [7,10), hence the 1024-B tile alignment).
+//     MN-major SW128 = Swizzle<3,4,3> o ((T,8,m),(8,k)):((1,T,LBO),(8T,SBO)) -> for V
+//     ([key][d], d contiguous, D = 64 = one 128-B atom along N): SBO = 1024 B (next 8 keys),
+//     LBO = stride between 64-wide N atoms (unused at N = 64; encoded as 8192 B);
+//     K-advance by 16 keys = +2048 B.
+//   * Instruction strings: CUTLASS include/cute/arch/mma_sm90_gmma.hpp,
+//     SM90_64x64x16_F32F16F16_SS ("{d..}, desc_a, desc_b, p, scaleA, scaleB, tnspA, tnspB")
+//     and _RS ("{d..}, {a0,a1,a2,a3}, desc_b, p, scaleA, scaleB, tnspB"; A must be K-major);
+//     GMMA::Major K = 0, MN = 1 is the trans immediate.
+//   * Register fragments (PTX ISA, "Asynchronous Warpgroup Level Matrix ... Register
+//     Fragments", wgmma .m64nNk16): accumulator D: warp w of the warpgroup owns rows
+//     16w..16w+15; d[4j+0..1] = (row 16w + lane/4, cols 8j + 2*(lane%4) + {0,1}),
+//     d[4j+2..3] = same cols, row + 8.  A in registers (f16): per warp the mma.m16n8k16 A
+//     fragment: a0 = (row g, k 2t..2t+1), a1 = (row g+8, k 2t..), a2 = (row g, k 8+2t..),
+//     a3 = (row g+8, k 8+2t..).  So for key step kk (keys 16kk..16kk+15):
+//     a0 = pack(s[8kk+0], s[8kk+1]), a1 = pack(s[8kk+2], s[8kk+3]),
+//     a2 = pack(s[8kk+4], s[8kk+5]), a3 = pack(s[8kk+6], s[8kk+7])  (as FA3's
+//     convert_layout_acc_Aregs, which is the identity on the register order for 16-bit A).
+//   * Proxy rule (PTX ISA, memory consistency / async proxy): cp.async writes are generic
+//     proxy, wgmma reads smem through the async proxy: each thread does cp.async.wait_group,
+//     then fence.proxy.async.shared::cta, then the CTA barrier, before any wgmma reads it.
+//   * wgmma.fence before the first wgmma whose registers (accumulators, A fragment) were
+//     touched by ordinary instructions; commit_group; wait_group 0 before reading them;
+//     compiler-level operand fences (empty asm "+f"/"+r", as cute's warpgroup_fence_operand)
+//     after the wait so that no read is hoisted above it.
+#include <cuda_fp16.h>
+
+#define FA_WG_SMEM_BYTES 57344       // fa_wg_fwd_d64      (1 warpgroup, block_m 64)
+#define FA_WG_M128_SMEM_BYTES 65536  // fa_wg_m128_fwd_d64 (2 warpgroups, block_m 128)
+
+namespace fa_wg {
+
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+constexpr int kD = 64;
+constexpr int kBlockN = 64;
+constexpr int kTileBytes = 64 * 128;                  // 64 rows x 128 B
+
+// NWG consumer warpgroups per CTA (block_m = 64 * NWG, 128 * NWG threads), NS ring stages.
+template <int NWG, int NS>
+struct Cfg {
+    static constexpr int kBlockM = 64 * NWG;
+    static constexpr int kThreads = 128 * NWG;
+    static constexpr int kStages = NS;
+    static constexpr int kQBytes = NWG * kTileBytes;
+    static constexpr int kStageBytes = 2 * kTileBytes;  // K tile, V tile
+    static constexpr int kSmemBytes = kQBytes + NS * kStageBytes;
+};
+static_assert(Cfg<1, 3>::kSmemBytes == FA_WG_SMEM_BYTES, "smem bytes");
+static_assert(Cfg<2, 3>::kSmemBytes == FA_WG_M128_SMEM_BYTES, "smem bytes");
+
+__device__ __forceinline__ u32 smem_u32(const void* p) {
+    return static_cast<u32>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ u32 swz(int r, int c) {
+    return static_cast<u32>(r * 128 + ((c ^ (r & 7)) << 4));
+}
+__device__ __forceinline__ void cp_async_16(u32 saddr, const void* gptr, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+                 :: "r"(saddr), "l"(gptr), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" :: "n"(N) : "memory");
+}
+__device__ __forceinline__ void fence_proxy_async() {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+__device__ __forceinline__ void wg_fence() {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wg_commit() {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int N>
+__device__ __forceinline__ void wg_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" :: "n"(N) : "memory");
+}
+__device__ __forceinline__ void fence_reg(float& r) { asm volatile("" : "+f"(r) :: "memory"); }
+__device__ __forceinline__ void fence_reg(u32& r) { asm volatile("" : "+r"(r) :: "memory"); }
+
+// SM90 GMMA shared-memory descriptor (cute GmmaDescriptor), layout_type 1 = SWIZZLE_128B.
+__device__ __forceinline__ u64 make_desc_sw128(u32 saddr, u32 lbo_bytes, u32 sbo_bytes) {
+    return static_cast<u64>((saddr & 0x3FFFF) >> 4) |
+           (static_cast<u64>((lbo_bytes >> 4) & 0x3FFF) << 16) |
+           (static_cast<u64>((sbo_bytes >> 4) & 0x3FFF) << 32) | (1ull << 62);
+}
+
+#define FA_WG_D32_OUT                                                                       \
+    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),     \
+        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]),          \
+        "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]),       \
+        "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),       \
+        "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]),       \
+        "+f"(d[31])
+#define FA_WG_D32_STR                                                                       \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "\
+    "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+
+// D(64x64,f32) (+)= A(64x16, smem K-major) * B(16x64, smem K-major).  SCALE_D 0: D = A*B.
+template <int SCALE_D>
+__device__ __forceinline__ void wgmma_ss_m64n64k16(float (&d)[32], u64 desc_a, u64 desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " FA_WG_D32_STR
+        ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+        : FA_WG_D32_OUT
+        : "l"(desc_a), "l"(desc_b), "n"(SCALE_D));
+}
+// D(64x64,f32) += A(64x16, registers) * B(16x64, smem MN-major: imm-trans-b = 1).
+__device__ __forceinline__ void wgmma_rs_m64n64k16_tb(float (&d)[32], const u32 (&a)[4],
+                                                      u64 desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " FA_WG_D32_STR
+        ", {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+        : FA_WG_D32_OUT
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+}
+
+__device__ __forceinline__ u32 pack_half2(float lo, float hi) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<u32*>(&h);
+}
+__device__ __forceinline__ float shfl_xor(float v, int mask) {
+    return __shfl_xor_sync(0xffffffffu, v, mask);
+}
+__device__ __forceinline__ float fast_exp2(float x) {  // ex2(-inf) = +0
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// cp.async a 64-row x 128-B tile (rows row0.. of a [S, 64] head matrix g) into the swizzled
+// tile at s_tile.  Thread tid copies chunk c = tid & 7 of rows (tid >> 3) + 16 i, i < 4
+// (so the swizzle term r & 7 is the same for every i).  Rows >= S: src-size 0 (zero fill)
+// from the (valid) head base address.
+__device__ __forceinline__ void load_tile(u32 s_tile, const __half* g, int row0, int S,
+                                          int tid) {
+    const int c = tid & 7;
+    const int r0 = tid >> 3;
+    const u32 s0 = s_tile + swz(r0, c);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int grow = row0 + r0 + 16 * i;
+        const bool in_range = grow < S;
+        const int off = in_range ? grow * kD + c * 8 : 0;
+        cp_async_16(s0 + i * 16 * 128, g + off, in_range ? 16 : 0);
+    }
+}
+
+__device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
+                                    const __half* __restrict__ V, __half* __restrict__ O,
+                                    int H, int S, float softmax_scale, int causal,
+                                    unsigned char* smem_raw) {
+    const float kNegInf = -INFINITY;
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+    const int gid = lane >> 2;
+    const int tig = lane & 3;
+
+    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
+                            : static_cast<int>(blockIdx.x);
+    const int m0 = mblk * kBlockM;
+    if (m0 >= S) return;  // uniform per CTA
+    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * kD;
+    const __half* Qh = Q + head;
+    const __half* Kh = K + head;
+    const __half* Vh = V + head;
+    __half* Oh = O + head;
+
+    const u32 sQ = smem_u32(smem_raw);
+    if (sQ & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
+    const u32 sStages = sQ + kQBytes;
+    const u32 sStagesEnd = sStages + kStages * kStageBytes;
+
+    const int n_end = causal ? min(S, m0 + kBlockM) : S;
+    const int n_tiles = (n_end + kBlockN - 1) / kBlockN;
+
+    // ---- prologue: group {Q, tile 0}, group {tile 1}, ..., {tile NS-2} ----
+    load_tile(sQ, Qh, m0, S, tid);
+    load_tile(sStages, Kh, 0, S, tid);
+    load_tile(sStages + kTileBytes, Vh, 0, S, tid);
+    cp_async_commit();
+#pragma unroll
+    for (int ps = 1; ps < kStages - 1; ++ps) {
+        if (ps < n_tiles) {
+            load_tile(sStages + ps * kStageBytes, Kh, ps * kBlockN, S, tid);
+            load_tile(sStages + ps * kStageBytes + kTileBytes, Vh, ps * kBlockN, S, tid);
+        }
+        cp_async_commit();
+    }
+    u32 st_cur = sStages;
+    u32 st_next = sStages + (kStages - 1) * kStageBytes;
+
+    float o[32];
+    float s[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) o[i] = s[i] = 0.f;
+    float row_max[2] = {kNegInf, kNegInf};  // log2 units
+    float row_sum[2] = {0.f, 0.f};          // this lane's columns only
+    const float scale_log2 = softmax_scale * 1.4426950408889634f;
+    const int q_row0 = m0 + warp * 16 + gid;  // row of s[4j+0..1]; s[4j+2..3]: +8
+
+    // Q descriptor (A, K-major SW128): LBO 16 B (unused, "1"), SBO 1024 B.
+    const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
+
+    cp_async_wait<kStages - 2>();  // Q and tile 0 (this thread's copies)
+    fence_proxy_async();           // generic-proxy writes -> visible to the async proxy
+    __syncthreads();               // everyone's
+
+    for (int t = 0; t < n_tiles; ++t) {
+        // Stage of tile t-1 (finished by the whole warpgroup before the last barrier).
+        {
+            const int tn = t + kStages - 1;
+            if (tn < n_tiles) {
+                load_tile(st_next, Kh, tn * kBlockN, S, tid);
+                load_tile(st_next + kTileBytes, Vh, tn * kBlockN, S, tid);
+            }
+            cp_async_commit();  // possibly empty: keeps wait_group NS-2 exact
+        }
+        const int n0 = t * kBlockN;
+        const u64 desc_k = make_desc_sw128(st_cur, 16, 1024);               // K-major
+        const u64 desc_v = make_desc_sw128(st_cur + kTileBytes, 8192, 1024);  // MN-major
+
+        // ---- S = Q K_t^T (4 k-steps of 16 over D = 64: +32 B each) ----
+        wg_fence();
+        wgmma_ss_m64n64k16<0>(s, desc_q + 0, desc_k + 0);
+        wgmma_ss_m64n64k16<1>(s, desc_q + 2, desc_k + 2);
+        wgmma_ss_m64n64k16<1>(s, desc_q + 4, desc_k + 4);
+        wgmma_ss_m64n64k16<1>(s, desc_q + 6, desc_k + 6);
+        wg_commit();
+        wg_wait<0>();
+#pragma unroll
+        for (int i = 0; i < 32; ++i) fence_reg(s[i]);
+
+#pragma unroll
+        for (int i = 0; i < 32; ++i) s[i] *= scale_log2;
+        const bool need_mask =
+            (n0 + kBlockN > S) || (causal && n0 + kBlockN - 1 > m0 + warp * 16);
+        if (need_mask) {
+#pragma unroll
+            for (int i = 0; i < 32; ++i) {
+                const int col = n0 + (i >> 2) * 8 + tig * 2 + (i & 1);
+                const int row = q_row0 + ((i >> 1) & 1) * 8;
+                if (col >= S || (causal && col > row)) s[i] = kNegInf;
+            }
+        }
+
+        // ---- online softmax (rows q_row0 and q_row0 + 8) ----
+        float mx[2] = {row_max[0], row_max[1]};
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[4 * j + 0], s[4 * j + 1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[4 * j + 2], s[4 * j + 3]));
+        }
+        float m_sub[2], alpha[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 1));
+            mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 2));
+            m_sub[r] = (mx[r] == kNegInf) ? 0.f : mx[r];  // fully masked so far: no NaN
+            alpha[r] = fast_exp2(row_max[r] - m_sub[r]);
+            row_max[r] = mx[r];
+        }
+        float rs[2] = {0.f, 0.f};
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            s[4 * j + 0] = fast_exp2(s[4 * j + 0] - m_sub[0]);
+            s[4 * j + 1] = fast_exp2(s[4 * j + 1] - m_sub[0]);
+            s[4 * j + 2] = fast_exp2(s[4 * j + 2] - m_sub[1]);
+            s[4 * j + 3] = fast_exp2(s[4 * j + 3] - m_sub[1]);
+            rs[0] += s[4 * j + 0] + s[4 * j + 1];
+            rs[1] += s[4 * j + 2] + s[4 * j + 3];
+        }
+        row_sum[0] = row_sum[0] * alpha[0] + rs[0];
+        row_sum[1] = row_sum[1] * alpha[1] + rs[1];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            o[4 * j + 0] *= alpha[0];
+            o[4 * j + 1] *= alpha[0];
+            o[4 * j + 2] *= alpha[1];
+            o[4 * j + 3] *= alpha[1];
+        }
+        u32 pf[4][4];
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+            pf[kk][0] = pack_half2(s[8 * kk + 0], s[8 * kk + 1]);
+            pf[kk][1] = pack_half2(s[8 * kk + 2], s[8 * kk + 3]);
+            pf[kk][2] = pack_half2(s[8 * kk + 4], s[8 * kk + 5]);
+            pf[kk][3] = pack_half2(s[8 * kk + 6], s[8 * kk + 7]);
+        }
+
+        // ---- O += P V_t (4 key steps of 16: +2048 B each) ----
+        wg_fence();
+        wgmma_rs_m64n64k16_tb(o, pf[0], desc_v + 0 * (2048 >> 4));
+        wgmma_rs_m64n64k16_tb(o, pf[1], desc_v + 1 * (2048 >> 4));
+        wgmma_rs_m64n64k16_tb(o, pf[2], desc_v + 2 * (2048 >> 4));
+        wgmma_rs_m64n64k16_tb(o, pf[3], desc_v + 3 * (2048 >> 4));
+        wg_commit();
+
+        cp_async_wait<kStages - 2>();  // tile t+1 landed (this thread's copies)
+        fence_proxy_async();
+        wg_wait<0>();                  // P V done: o[] final, stage t no longer read
+#pragma unroll
+        for (int i = 0; i < 32; ++i) fence_reg(o[i]);
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
+        }
+        __syncthreads();  // everyone's copies of tile t+1; nobody reads stage t any more
+        st_next = st_cur;
+        st_cur += kStageBytes;
+        if (st_cur == sStagesEnd) st_cur = sStages;
+    }
+    cp_async_wait<0>();  // remaining groups are empty
+
+    // ---- epilogue: O = acc / l, staged in this warp's 16 rows of the Q tile ----
+    float inv_l[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        float l = row_sum[r];
+        l += shfl_xor(l, 1);
+        l += shfl_xor(l, 2);
+        inv_l[r] = l > 0.f ? 1.f / l : 0.f;
+    }
+    // The Q tile was last read by the S wgmma of the last tile (waited for, then a barrier).
+    unsigned char* sO = smem_raw;
+    const int srow = warp * 16 + gid;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        *reinterpret_cast<u32*>(sO + swz(srow, j) + tig * 4) =
+            pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
+        *reinterpret_cast<u32*>(sO + swz(srow + 8, j) + tig * 4) =
+            pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
+    }
+    __syncwarp();
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int idx = lane + i * 32;
+        const int r = idx >> 3;
+        const int c = idx & 7;
+        const int grow = m0 + warp * 16 + r;
+        if (grow < S) {
+            *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * kD + c * 8) =
+                *reinterpret_cast<const uint4*>(sO + swz(warp * 16 + r, c));
+        }
+    }
+}
+
+}  // namespace fa_wg
+
+extern "C" __global__ void __launch_bounds__(128, 4)
+fa_wg_fwd_d64(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,
+              int D, float softmax_scale, int causal) {
+    extern __shared__ __align__(1024) unsigned char fa_wg_smem[];
+    (void)B;
+    if (D != 64) return;
+    fa_wg::fwd(Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);
+}

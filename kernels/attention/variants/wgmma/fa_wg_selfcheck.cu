@@ -1,0 +1,371 @@
+// fa_wg_selfcheck.cu -- standalone check + timing of the wgmma prototype (fa_wg.cu) next to the
+// shipped fa_tc (../../fa_tc.cu, v5).  cuda_runtime only; sm_90a only (wgmma).
+//
+// Build (from the repository root; run.sh does this):
+//   nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -lineinfo \
+//        -o /tmp/fa_wg_selfcheck kernels/attention/variants/wgmma/fa_wg_selfcheck.cu
+//   (with the pinned toolchain here add -L.toolchain/cuda/nvidia/cu13/lib, where
+//    libcudart_static.a lives.)
+// Run: /tmp/fa_wg_selfcheck   (exit 0 = every check passed; 1 = a check failed; 2 = CUDA error)
+//
+// Checks, per case and per kernel (fa_wg_fwd_d64 and fa_tc_fwd_d64), launched exactly as the
+// ABI says (grid (ceil(S/64), H, B), 128 threads, fixed dynamic shared memory):
+//   * random fp16 Q, K, V uniform in [-mag, mag] (fixed seed per case);
+//   * O poisoned with 0xFFFF (fp16 NaN) and surrounded by 4096-half guard zones on each side;
+//   * fp64 CPU reference from the same fp16 inputs, ALL rows of up to 4 sampled (b, h) heads
+//     (first head, last head, two others);
+//   * rule: PASS iff max |O - ref| <= 2e-2 over the sampled heads (absolute; outputs are convex
+//     combinations of V, |O| <= mag), no NaN anywhere in O (every element written), both
+//     guard zones still 0xFFFF, and two launches (O re-poisoned between) bitwise identical.
+// Prints "CHECK <shape> <kernel> max_abs_err=... PASS|FAIL" per case and kernel.
+//
+// Timing (canon_6, canon_3; both kernels, same process, same buffers):
+//   hot  = 5 repetitions of (20 warm-up launches, then 200 back-to-back launches between two
+//          cudaEvents; average per launch); the median of the 5 is reported.
+//   cold = 50 samples of (read a 256 MiB buffer with a kernel to flush the 50 MiB L2, then one
+//          launch between two cudaEvents); the median is reported.
+//   tflops_hot = 4*B*H*S*S*D / hot (non-causal shapes only).
+// Prints "TIME <shape> <kernel> hot_us=... cold_us=... tflops_hot=...".
+
+#include "fa_wg.cu"
+#include "../../fa_tc.cu"
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#define CK(x)                                                                              \
+    do {                                                                                   \
+        cudaError_t e_ = (x);                                                              \
+        if (e_ != cudaSuccess) {                                                           \
+            fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorName(e_), __FILE__, \
+                    __LINE__, cudaGetErrorString(e_));                                     \
+            exit(2);                                                                       \
+        }                                                                                  \
+    } while (0)
+
+typedef void (*fa_entry_t)(const __half*, const __half*, const __half*, __half*, int, int, int,
+                           int, float, int);
+
+struct Kernel {
+    const char* name;
+    fa_entry_t fn;
+    int smem;
+    int threads;
+    int block_m;
+};
+
+static const Kernel kKernels[] = {
+    {"fa_wg", fa_wg_fwd_d64, FA_WG_SMEM_BYTES, 128, 64},
+    {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64},
+};
+static const int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
+
+struct Case {
+    const char* name;
+    int B, H, S, D, causal;
+    float scale, mag;
+};
+
+static std::string shape_str(const Case& c) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s(B%d,H%d,S%d,D%d,%s,mag%g)", c.name, c.B, c.H, c.S, c.D,
+             c.causal ? "causal" : "nc", c.mag);
+    return buf;
+}
+
+static void launch(const Kernel& k, const Case& c, const __half* q, const __half* kk,
+                   const __half* v, __half* o, cudaStream_t st = 0) {
+    dim3 grid((c.S + k.block_m - 1) / k.block_m, c.H, c.B), block(k.threads, 1, 1);
+    k.fn<<<grid, block, k.smem, st>>>(q, kk, v, o, c.B, c.H, c.S, c.D, c.scale, c.causal);
+}
+
+struct Inputs {
+    size_t n;
+    std::vector<float> fq, fk, fv;
+    __half *dq, *dk, *dv;
+};
+
+static void make_inputs(const Case& c, unsigned seed, Inputs& in) {
+    in.n = (size_t)c.B * c.H * c.S * c.D;
+    std::vector<__half> hq(in.n), hk(in.n), hv(in.n);
+    in.fq.resize(in.n);
+    in.fk.resize(in.n);
+    in.fv.resize(in.n);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> U(-1.f, 1.f);
+    for (size_t i = 0; i < in.n; ++i) {
+        hq[i] = __float2half(c.mag * U(rng));
+        hk[i] = __float2half(c.mag * U(rng));
+        hv[i] = __float2half(c.mag * U(rng));
+        in.fq[i] = __half2float(hq[i]);
+        in.fk[i] = __half2float(hk[i]);
+        in.fv[i] = __half2float(hv[i]);
+    }
+    CK(cudaMalloc(&in.dq, in.n * sizeof(__half)));
+    CK(cudaMalloc(&in.dk, in.n * sizeof(__half)));
+    CK(cudaMalloc(&in.dv, in.n * sizeof(__half)));
+    CK(cudaMemcpy(in.dq, hq.data(), in.n * sizeof(__half), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(in.dk, hk.data(), in.n * sizeof(__half), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(in.dv, hv.data(), in.n * sizeof(__half), cudaMemcpyHostToDevice));
+}
+static void free_inputs(Inputs& in) {
+    CK(cudaFree(in.dq));
+    CK(cudaFree(in.dk));
+    CK(cudaFree(in.dv));
+}
+
+// fp64 reference for all rows of head bh: out[i*D + d].
+static void reference_head(const Case& c, const Inputs& in, int bh, std::vector<double>& out) {
+    const size_t base = (size_t)bh * c.S * c.D;
+    out.assign((size_t)c.S * c.D, 0.0);
+    std::vector<double> p(c.S);
+    for (int i = 0; i < c.S; ++i) {
+        const int jend = c.causal ? i + 1 : c.S;
+        double mx = -INFINITY;
+        const float* qi = &in.fq[base + (size_t)i * c.D];
+        for (int j = 0; j < jend; ++j) {
+            const float* kj = &in.fk[base + (size_t)j * c.D];
+            double s = 0.0;
+            for (int d = 0; d < c.D; ++d) s += (double)qi[d] * (double)kj[d];
+            p[j] = s * (double)c.scale;
+            mx = std::max(mx, p[j]);
+        }
+        double sum = 0.0;
+        for (int j = 0; j < jend; ++j) {
+            p[j] = std::exp(p[j] - mx);
+            sum += p[j];
+        }
+        for (int d = 0; d < c.D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < jend; ++j) acc += p[j] * (double)in.fv[base + (size_t)j * c.D + d];
+            out[(size_t)i * c.D + d] = acc / sum;
+        }
+    }
+}
+
+static bool check_case(const Case& c, unsigned seed) {
+    Inputs in;
+    make_inputs(c, seed, in);
+    const size_t n = in.n;
+    const size_t guard = 4096;
+    __half* dobuf;
+    CK(cudaMalloc(&dobuf, (n + 2 * guard) * sizeof(__half)));
+    __half* dO = dobuf + guard;
+
+    // Sampled heads: first, last, and up to two in between.
+    const int nbh = c.B * c.H;
+    std::vector<int> heads = {0};
+    if (nbh > 1) heads.push_back(nbh - 1);
+    if (nbh > 2) heads.push_back(nbh / 2);
+    if (nbh > 3) heads.push_back((nbh * 3) / 4 + 1 < nbh - 1 ? (nbh * 3) / 4 + 1 : 1);
+    std::vector<std::vector<double>> refs(heads.size());
+    for (size_t h = 0; h < heads.size(); ++h) reference_head(c, in, heads[h], refs[h]);
+
+    bool all_ok = true;
+    for (int ki = 0; ki < kNumKernels; ++ki) {
+        const Kernel& k = kKernels[ki];
+        std::vector<__half> out[2];
+        for (int rep = 0; rep < 2; ++rep) {
+            CK(cudaMemset(dobuf, 0xFF, (n + 2 * guard) * sizeof(__half)));  // fp16 NaN
+            launch(k, c, in.dq, in.dk, in.dv, dO);
+            CK(cudaGetLastError());
+            CK(cudaDeviceSynchronize());
+            out[rep].resize(n + 2 * guard);
+            CK(cudaMemcpy(out[rep].data(), dobuf, (n + 2 * guard) * sizeof(__half),
+                          cudaMemcpyDeviceToHost));
+        }
+        bool ok = true;
+        std::string why;
+        for (size_t i = 0; i < guard; ++i) {
+            unsigned short a, b;
+            memcpy(&a, &out[0][i], 2);
+            memcpy(&b, &out[0][guard + n + i], 2);
+            if (a != 0xFFFF || b != 0xFFFF) {
+                ok = false;
+                why += " guard-zone-written";
+                break;
+            }
+        }
+        if (memcmp(out[0].data(), out[1].data(), (n + 2 * guard) * sizeof(__half)) != 0) {
+            ok = false;
+            why += " launches-differ";
+        }
+        const __half* got = out[0].data() + guard;
+        long nan_count = 0;
+        for (size_t i = 0; i < n; ++i)
+            if (std::isnan(__half2float(got[i]))) ++nan_count;
+        if (nan_count) {
+            ok = false;
+            why += " nan=" + std::to_string(nan_count);
+        }
+        double max_err = 0.0;
+        long checked = 0;
+        int worst_bh = -1, worst_i = -1, worst_d = -1;
+        for (size_t h = 0; h < heads.size(); ++h) {
+            const size_t base = (size_t)heads[h] * c.S * c.D;
+            for (int i = 0; i < c.S; ++i) {
+                for (int d = 0; d < c.D; ++d) {
+                    const float g = __half2float(got[base + (size_t)i * c.D + d]);
+                    if (std::isnan(g)) continue;
+                    const double e = std::fabs((double)g - refs[h][(size_t)i * c.D + d]);
+                    if (e > max_err) {
+                        max_err = e;
+                        worst_bh = heads[h];
+                        worst_i = i;
+                        worst_d = d;
+                    }
+                    ++checked;
+                }
+            }
+        }
+        if (!(max_err <= 2e-2)) {
+            ok = false;
+            why += " err>2e-2";
+        }
+        printf("CHECK %s %s max_abs_err=%.3e (%ld values, %zu heads; worst bh=%d row=%d d=%d)"
+               " %s%s\n",
+               shape_str(c).c_str(), k.name, max_err, checked, heads.size(), worst_bh, worst_i,
+               worst_d, ok ? "PASS" : "FAIL", why.c_str());
+        fflush(stdout);
+        all_ok &= ok;
+    }
+    CK(cudaFree(dobuf));
+    free_inputs(in);
+    return all_ok;
+}
+
+__global__ void flush_l2_kernel(const int4* p, size_t n, int* sink) {
+    int acc = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const int4 v = p[i];
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (acc == 0x7fffffff) *sink = acc;  // practically never; keeps the loads
+}
+
+static double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+static void time_case(const Case& c, unsigned seed, const int4* flush_buf, size_t flush_n,
+                      int* sink) {
+    Inputs in;
+    make_inputs(c, seed, in);
+    __half* dO;
+    CK(cudaMalloc(&dO, in.n * sizeof(__half)));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    const double flops = 4.0 * c.B * c.H * (double)c.S * c.S * c.D * (c.causal ? 0.5 : 1.0);
+    for (int ki = 0; ki < kNumKernels; ++ki) {
+        const Kernel& k = kKernels[ki];
+        std::vector<double> hot;
+        for (int rep = 0; rep < 5; ++rep) {
+            for (int w = 0; w < 20; ++w) launch(k, c, in.dq, in.dk, in.dv, dO);
+            CK(cudaGetLastError());
+            CK(cudaEventRecord(e0));
+            for (int it = 0; it < 200; ++it) launch(k, c, in.dq, in.dk, in.dv, dO);
+            CK(cudaEventRecord(e1));
+            CK(cudaGetLastError());
+            CK(cudaEventSynchronize(e1));
+            float ms = 0.f;
+            CK(cudaEventElapsedTime(&ms, e0, e1));
+            hot.push_back(1000.0 * ms / 200.0);
+        }
+        std::vector<double> cold;
+        for (int it = 0; it < 50; ++it) {
+            flush_l2_kernel<<<132 * 8, 512>>>(flush_buf, flush_n, sink);
+            CK(cudaGetLastError());
+            CK(cudaEventRecord(e0));
+            launch(k, c, in.dq, in.dk, in.dv, dO);
+            CK(cudaEventRecord(e1));
+            CK(cudaGetLastError());
+            CK(cudaEventSynchronize(e1));
+            float ms = 0.f;
+            CK(cudaEventElapsedTime(&ms, e0, e1));
+            cold.push_back(1000.0 * ms);
+        }
+        const double hot_us = median(hot), cold_us = median(cold);
+        printf("TIME %s %s hot_us=%.2f cold_us=%.2f tflops_hot=%.1f (hot reps:", shape_str(c).c_str(),
+               k.name, hot_us, cold_us, flops / (hot_us * 1e-6) / 1e12);
+        for (double h : hot) printf(" %.2f", h);
+        printf(")\n");
+        fflush(stdout);
+    }
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
+    CK(cudaFree(dO));
+    free_inputs(in);
+}
+
+int main() {
+    int dev = 0;
+    cudaDeviceProp prop;
+    CK(cudaGetDevice(&dev));
+    CK(cudaGetDeviceProperties(&prop, dev));
+    printf("device: %s (sm_%d%d), %d SMs, %zu B smem/SM, %zu B smem/block opt-in\n", prop.name,
+           prop.major, prop.minor, prop.multiProcessorCount, prop.sharedMemPerMultiprocessor,
+           prop.sharedMemPerBlockOptin);
+    if (prop.major != 9) {
+        fprintf(stderr, "needs an sm_90 device (the cubin is sm_90a)\n");
+        return 2;
+    }
+    for (int ki = 0; ki < kNumKernels; ++ki) {
+        const Kernel& k = kKernels[ki];
+        CK(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem));
+        cudaFuncAttributes fa;
+        CK(cudaFuncGetAttributes(&fa, k.fn));
+        int blocks = 0;
+        CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, k.fn, k.threads, k.smem));
+        printf("kernel %s: %d regs, %zu B static smem, %d B dynamic smem, %zu B local, "
+               "%d CTAs/SM (occupancy API)\n",
+               k.name, fa.numRegs, fa.sharedSizeBytes, k.smem, fa.localSizeBytes, blocks);
+    }
+
+    const float sc = 0.125f;  // 1/sqrt(64)
+    const Case checks[] = {
+        {"canon_6", 16, 16, 512, 64, 0, sc, 1.f},
+        {"canon_3", 2, 8, 512, 64, 0, sc, 1.f},
+        {"canon_2", 2, 8, 512, 64, 1, sc, 1.f},
+        {"tail", 1, 2, 200, 64, 0, sc, 1.f},
+        {"tail", 1, 2, 200, 64, 1, sc, 1.f},
+        {"large", 2, 8, 512, 64, 0, sc, 8.f},
+        {"large_tail", 1, 4, 500, 64, 1, sc, 8.f},
+        {"tiny", 2, 2, 1, 64, 1, sc, 1.f},
+        {"tiny", 1, 2, 37, 64, 0, 1.0f, 1.f},
+        {"odd", 1, 3, 129, 64, 1, 0.3f, 2.f},
+    };
+    bool all_ok = true;
+    unsigned seed = 4321;
+    for (const Case& c : checks) all_ok &= check_case(c, seed++);
+    printf("CHECKS %s\n", all_ok ? "ALL PASS" : "SOME FAILED");
+    fflush(stdout);
+
+    const size_t flush_bytes = (size_t)256 << 20;
+    int4* flush_buf;
+    int* sink;
+    CK(cudaMalloc(&flush_buf, flush_bytes));
+    CK(cudaMemset(flush_buf, 1, flush_bytes));
+    CK(cudaMalloc(&sink, sizeof(int)));
+    const Case timed[] = {
+        {"canon_6", 16, 16, 512, 64, 0, sc, 1.f},
+        {"canon_3", 2, 8, 512, 64, 0, sc, 1.f},
+    };
+    for (const Case& c : timed) time_case(c, 99, flush_buf, flush_bytes / sizeof(int4), sink);
+    CK(cudaFree(flush_buf));
+    CK(cudaFree(sink));
+    CK(cudaDeviceSynchronize());
+    return all_ok ? 0 : 1;
+}
