@@ -97,15 +97,15 @@ struct RawManifest {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLaunchRule {
-    name: String,
-    head_dim: u32,
+    name: Spanned<String>,
+    head_dim: Spanned<u32>,
     #[serde(default)]
-    max_default_grid: Option<u64>,
-    entry: String,
-    block_m: u32,
-    threads: u32,
+    max_default_grid: Option<Spanned<u64>>,
+    entry: Spanned<String>,
+    block_m: Spanned<u32>,
+    threads: Spanned<u32>,
     #[serde(default)]
-    dynamic_shared_bytes: u32,
+    dynamic_shared_bytes: Option<Spanned<u32>>,
 }
 
 /// The name of the launch a manifest describes at its top level (`entry`,
@@ -385,57 +385,64 @@ impl KernelManifest {
         let mut launch_rules: Vec<LaunchRule> = Vec::new();
         for (i, spanned) in raw.launch_rule.iter().enumerate() {
             let r = spanned.get_ref();
-            let span = spanned.span();
             let key = |field: &str| format!("launch_rule[{i}].{field}");
-            if !is_name(&r.name) || r.name == DEFAULT_LAUNCH {
+            let name = r.name.get_ref();
+            if !is_name(name) || name == DEFAULT_LAUNCH {
                 return Err(err(
-                    span,
+                    r.name.span(),
                     &key("name"),
                     format!(
-                        "`{}` is not a launch name (letters, digits, `_`, `-`; not `{DEFAULT_LAUNCH}`)",
-                        r.name
+                        "`{name}` is not a launch name (letters, digits, `_`, `-`; not `{DEFAULT_LAUNCH}`)"
                     ),
                 ));
             }
-            if launch_rules.iter().any(|o| o.name == r.name) {
+            if launch_rules.iter().any(|o: &LaunchRule| &o.name == name) {
                 return Err(err(
-                    span,
+                    r.name.span(),
                     &key("name"),
-                    format!("launch rule `{}` is named twice", r.name),
+                    format!("launch rule `{name}` is named twice"),
                 ));
             }
-            head_dim_key(span.clone(), &key("head_dim"), &r.head_dim.to_string())?;
-            if !is_c_identifier(&r.entry) {
+            let head_dim = *r.head_dim.get_ref();
+            head_dim_key(r.head_dim.span(), &key("head_dim"), &head_dim.to_string())?;
+            let entry = r.entry.get_ref();
+            if !is_c_identifier(entry) {
                 return Err(err(
-                    span,
+                    r.entry.span(),
                     &key("entry"),
-                    format!("`{}` is not a C identifier", r.entry),
+                    format!("`{entry}` is not a C identifier"),
                 ));
             }
-            if r.block_m == 0 {
-                return Err(err(span, &key("block_m"), "must be at least 1".into()));
+            if *r.block_m.get_ref() == 0 {
+                return Err(err(
+                    r.block_m.span(),
+                    &key("block_m"),
+                    "must be at least 1".into(),
+                ));
             }
-            if let Some(msg) = threads_problem(r.threads) {
-                return Err(err(span, &key("threads"), msg));
+            if let Some(msg) = threads_problem(*r.threads.get_ref()) {
+                return Err(err(r.threads.span(), &key("threads"), msg));
             }
-            if let Some(msg) = shared_bytes_problem(r.dynamic_shared_bytes) {
+            let shared = r.dynamic_shared_bytes.as_ref();
+            if let Some(msg) = shared.and_then(|b| shared_bytes_problem(*b.get_ref())) {
+                let span = shared.map(Spanned::span).unwrap_or_else(|| spanned.span());
                 return Err(err(span, &key("dynamic_shared_bytes"), msg));
             }
-            if r.max_default_grid == Some(0) {
+            if let Some(g) = r.max_default_grid.as_ref().filter(|g| *g.get_ref() == 0) {
                 return Err(err(
-                    span,
+                    g.span(),
                     &key("max_default_grid"),
                     "must be at least 1 (leave it out for no bound)".into(),
                 ));
             }
             launch_rules.push(LaunchRule {
-                name: r.name.clone(),
-                head_dim: r.head_dim,
-                max_default_grid: r.max_default_grid,
-                entry: r.entry.clone(),
-                block_m: r.block_m,
-                threads: r.threads,
-                dynamic_shared_bytes: r.dynamic_shared_bytes,
+                name: name.clone(),
+                head_dim,
+                max_default_grid: r.max_default_grid.as_ref().map(|g| *g.get_ref()),
+                entry: entry.clone(),
+                block_m: *r.block_m.get_ref(),
+                threads: *r.threads.get_ref(),
+                dynamic_shared_bytes: shared.map(|b| *b.get_ref()).unwrap_or(0),
             });
         }
         let check_defines =
