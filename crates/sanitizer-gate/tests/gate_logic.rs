@@ -497,3 +497,46 @@ fn an_uncaught_control_turns_its_tools_passes_into_errors() {
     let (v, reason) = overall(&evals, &[SanitizerTool::Memcheck]);
     assert_eq!(v, Verdict::Pass, "{reason}");
 }
+
+#[test]
+fn the_launch_line_must_name_the_launch_that_was_asked_for() {
+    // The oracle's launch line as it prints it since launch rules (kernel, config, grid,
+    // block, shared, then launch and entry), under a clean memcheck summary.
+    let line = |launch: &str| {
+        format!(
+            "========= COMPUTE-SANITIZER\ncudadent-oracle: single launch done: kernel=fa_s512_v3 config=canon_3 grid=(16,8,2) block=(128,1,1) shared=69632 launch={launch} entry=k_small unwritten=0\n========= ERROR SUMMARY: 0 errors\n"
+        )
+    };
+    let asked = |text: &str, want: Option<&str>| {
+        evaluate(
+            &parse_log(text),
+            &RunContext {
+                launch: want,
+                ..ctx(SanitizerTool::Memcheck, Role::UnderTest, &[])
+            },
+        )
+    };
+    let parsed = parse_log(&line("small_grid"));
+    assert_eq!(
+        parsed.launches[0].launch.as_deref(),
+        Some("small_grid"),
+        "launch= is parsed off the line"
+    );
+    let e = asked(&line("small_grid"), Some("small_grid"));
+    assert_eq!(e.verdict, Verdict::Pass, "{}", e.reason);
+    // The oracle ran another launch than the gate asked for: the run proves nothing.
+    let e = asked(&line("default"), Some("small_grid"));
+    assert_eq!(e.verdict, Verdict::Error, "{}", e.reason);
+    assert!(
+        e.reason.contains("launch `default`, not `small_grid`"),
+        "{}",
+        e.reason
+    );
+    // A line without launch= (an oracle from before launch rules) cannot prove the launch.
+    let old = fixture("clean_memcheck.composed.log");
+    let e = asked(&old, Some("default"));
+    assert_eq!(e.verdict, Verdict::Error, "{}", e.reason);
+    assert!(e.reason.contains("(none)"), "{}", e.reason);
+    // Not asked (--from-log): not checked.
+    assert_eq!(asked(&old, None).verdict, Verdict::Pass);
+}

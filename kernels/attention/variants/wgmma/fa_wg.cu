@@ -74,6 +74,8 @@
 
 #define FA_WG_SMEM_BYTES 57344       // fa_wg_fwd_d64      (1 warpgroup, block_m 64)
 #define FA_WG_M128_SMEM_BYTES 65536  // fa_wg_m128_fwd_d64 (2 warpgroups, block_m 128)
+#define FA_WG_OVL_SMEM_BYTES 73728   // fa_wg_ovl_fwd_d64  (1 warpgroup, 4 stages, overlap)
+#define FA_WG_M128_OVL_SMEM_BYTES 81920  // fa_wg_m128_ovl_fwd_d64 (2 warpgroups, 4 stages)
 
 namespace fa_wg {
 
@@ -96,6 +98,8 @@ struct Cfg {
 };
 static_assert(Cfg<1, 3>::kSmemBytes == FA_WG_SMEM_BYTES, "smem bytes");
 static_assert(Cfg<2, 3>::kSmemBytes == FA_WG_M128_SMEM_BYTES, "smem bytes");
+static_assert(Cfg<1, 4>::kSmemBytes == FA_WG_OVL_SMEM_BYTES, "smem bytes");
+static_assert(Cfg<2, 4>::kSmemBytes == FA_WG_M128_OVL_SMEM_BYTES, "smem bytes");
 
 __device__ __forceinline__ u32 smem_u32(const void* p) {
     return static_cast<u32>(__cvta_generic_to_shared(p));
@@ -182,38 +186,143 @@ __device__ __forceinline__ float fast_exp2(float x) {  // ex2(-inf) = +0
     return y;
 }
 
-// cp.async a 64-row x 128-B tile (rows row0.. of a [S, 64] head matrix g) into the swizzled
-// tile at s_tile.  Thread tid copies chunk c = tid & 7 of rows (tid >> 3) + 16 i, i < 4
-// (so the swizzle term r & 7 is the same for every i).  Rows >= S: src-size 0 (zero fill)
-// from the (valid) head base address.
+// cp.async a ROWS x 128-B tile (rows row0.. of a [S, 64] head matrix g) into the swizzled
+// tile at s_tile, with T threads: thread tid copies chunk c = tid & 7 of rows
+// (tid >> 3) + (T / 8) i, so the swizzle term r & 7 is the same for every i.  Rows >= S:
+// src-size 0 (zero fill) from the (valid) head base address.
+template <int ROWS, int T>
 __device__ __forceinline__ void load_tile(u32 s_tile, const __half* g, int row0, int S,
                                           int tid) {
+    constexpr int kRowStep = T / 8;
+    static_assert(kRowStep % 8 == 0 && ROWS % kRowStep == 0, "tile load must divide evenly");
     const int c = tid & 7;
     const int r0 = tid >> 3;
     const u32 s0 = s_tile + swz(r0, c);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const int grow = row0 + r0 + 16 * i;
+    for (int i = 0; i < ROWS / kRowStep; ++i) {
+        const int grow = row0 + r0 + kRowStep * i;
         const bool in_range = grow < S;
         const int off = in_range ? grow * kD + c * 8 : 0;
-        cp_async_16(s0 + i * 16 * 128, g + off, in_range ? 16 : 0);
+        cp_async_16(s0 + i * kRowStep * 128, g + off, in_range ? 16 : 0);
     }
 }
 
+// S = Q K^T for one warpgroup: 4 k-steps of 16 over D = 64 (+32 B on both start addresses).
+__device__ __forceinline__ void gemm_qk(float (&s)[32], u64 desc_q, u64 desc_k) {
+    wgmma_ss_m64n64k16<0>(s, desc_q + 0, desc_k + 0);
+    wgmma_ss_m64n64k16<1>(s, desc_q + 2, desc_k + 2);
+    wgmma_ss_m64n64k16<1>(s, desc_q + 4, desc_k + 4);
+    wgmma_ss_m64n64k16<1>(s, desc_q + 6, desc_k + 6);
+}
+// O += P V: 4 key steps of 16 (+2048 B on V's start address each).
+__device__ __forceinline__ void gemm_pv(float (&o)[32], const u32 (&pf)[4][4], u64 desc_v) {
+    wgmma_rs_m64n64k16_tb(o, pf[0], desc_v + 0 * (2048 >> 4));
+    wgmma_rs_m64n64k16_tb(o, pf[1], desc_v + 1 * (2048 >> 4));
+    wgmma_rs_m64n64k16_tb(o, pf[2], desc_v + 2 * (2048 >> 4));
+    wgmma_rs_m64n64k16_tb(o, pf[3], desc_v + 3 * (2048 >> 4));
+}
+
+// Scale, mask and exponentiate one 64x64 score tile in place (s -> unnormalised P, fp32),
+// update the running row max / row sum; returns the O rescale factors in alpha.
+__device__ __forceinline__ void softmax_tile(float (&s)[32], float (&row_max)[2],
+                                             float (&row_sum)[2], float (&alpha)[2],
+                                             float scale_log2, int n0, int q_row0,
+                                             int w_row0, int S, int causal) {
+    const float kNegInf = -INFINITY;
+    const int tig = threadIdx.x & 3;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) s[i] *= scale_log2;
+    const bool need_mask = (n0 + kBlockN > S) || (causal && n0 + kBlockN - 1 > w_row0);
+    if (need_mask) {
+#pragma unroll
+        for (int i = 0; i < 32; ++i) {
+            const int col = n0 + (i >> 2) * 8 + tig * 2 + (i & 1);
+            const int row = q_row0 + ((i >> 1) & 1) * 8;
+            if (col >= S || (causal && col > row)) s[i] = kNegInf;
+        }
+    }
+    float mx[2] = {row_max[0], row_max[1]};
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        mx[0] = fmaxf(mx[0], fmaxf(s[4 * j + 0], s[4 * j + 1]));
+        mx[1] = fmaxf(mx[1], fmaxf(s[4 * j + 2], s[4 * j + 3]));
+    }
+    float m_sub[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 1));
+        mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 2));
+        m_sub[r] = (mx[r] == kNegInf) ? 0.f : mx[r];  // row fully masked so far: no NaN
+        alpha[r] = fast_exp2(row_max[r] - m_sub[r]);   // ex2(-inf) = 0 on the first tile
+        row_max[r] = mx[r];
+    }
+    float rs[2] = {0.f, 0.f};
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        s[4 * j + 0] = fast_exp2(s[4 * j + 0] - m_sub[0]);
+        s[4 * j + 1] = fast_exp2(s[4 * j + 1] - m_sub[0]);
+        s[4 * j + 2] = fast_exp2(s[4 * j + 2] - m_sub[1]);
+        s[4 * j + 3] = fast_exp2(s[4 * j + 3] - m_sub[1]);
+        rs[0] += s[4 * j + 0] + s[4 * j + 1];
+        rs[1] += s[4 * j + 2] + s[4 * j + 3];
+    }
+    row_sum[0] = row_sum[0] * alpha[0] + rs[0];
+    row_sum[1] = row_sum[1] * alpha[1] + rs[1];
+}
+
+__device__ __forceinline__ void rescale_and_pack(float (&o)[32], const float (&s)[32],
+                                                 const float (&alpha)[2], u32 (&pf)[4][4]) {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        o[4 * j + 0] *= alpha[0];
+        o[4 * j + 1] *= alpha[0];
+        o[4 * j + 2] *= alpha[1];
+        o[4 * j + 3] *= alpha[1];
+    }
+    // A fragment of key step kk = accumulator columns 16kk..16kk+15 (see header).
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+        pf[kk][0] = pack_half2(s[8 * kk + 0], s[8 * kk + 1]);
+        pf[kk][1] = pack_half2(s[8 * kk + 2], s[8 * kk + 3]);
+        pf[kk][2] = pack_half2(s[8 * kk + 4], s[8 * kk + 5]);
+        pf[kk][3] = pack_half2(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+}
+
+// NWG warpgroups per CTA, NS ring stages, OVL: issue S(t+1) before the softmax of tile t
+// (FA3's intra-warpgroup overlap; needs NS >= 4, see below).
+//
+// Ring: tile i lives in stage i % NS.  Loads run L tiles ahead (at the top of iteration t,
+// tile t+L goes into the stage of tile t+L-NS).  One cp.async group per iteration (possibly
+// empty), one __syncthreads at the end of each iteration.
+//   !OVL: L = NS-1.  Iteration t reads stage t only (S(t) and PV(t) both waited for inside
+//         the iteration), so stage t-1 is free at the top of iteration t; the end-of-
+//         iteration wait needs tile t+1: cp.async.wait_group NS-2.
+//   OVL:  L = NS-2.  Iteration t issues S(t+1) (stage t+1) before softmax(t), waits for
+//         PV(t-1) after softmax(t), issues PV(t) (stage t) and leaves it in flight across
+//         the barrier.  So at the top of iteration t the stage of tile t-2 is the newest
+//         free one (PV(t-2) was waited for in iteration t-1, before its barrier), hence
+//         L = NS-2; the end-of-iteration wait needs tile t+2: wait_group NS-4.
+template <int NWG, int NS, bool OVL>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
                                     unsigned char* smem_raw) {
-    const float kNegInf = -INFINITY;
+    using C = Cfg<NWG, NS>;
+    constexpr int T = C::kThreads;
+    constexpr int L = OVL ? NS - 2 : NS - 1;
+    static_assert(!OVL || NS >= 4, "OVL needs 4 stages");
+    static_assert(OVL || NS >= 2, "at least 2 stages");
     const int tid = threadIdx.x;
-    const int warp = tid >> 5;
+    const int warp = tid >> 5;  // 0 .. 4*NWG-1; rows 16*warp .. of the CTA's block
+    const int wg = warp >> 2;
     const int lane = tid & 31;
     const int gid = lane >> 2;
     const int tig = lane & 3;
 
     const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
                             : static_cast<int>(blockIdx.x);
-    const int m0 = mblk * kBlockM;
+    const int m0 = mblk * C::kBlockM;
     if (m0 >= S) return;  // uniform per CTA
     const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * kD;
     const __half* Qh = Q + head;
@@ -223,137 +332,150 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 
     const u32 sQ = smem_u32(smem_raw);
     if (sQ & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
-    const u32 sStages = sQ + kQBytes;
-    const u32 sStagesEnd = sStages + kStages * kStageBytes;
+    const u32 sStages = sQ + C::kQBytes;
 
-    const int n_end = causal ? min(S, m0 + kBlockM) : S;
+    const int n_end = causal ? min(S, m0 + C::kBlockM) : S;
     const int n_tiles = (n_end + kBlockN - 1) / kBlockN;
+    // This warpgroup's rows: [wg_row0, wg_row0 + 64); causal: it needs tiles < wg_tiles only
+    // (a warpgroup-uniform prefix of the CTA's tiles).
+    const int wg_row0 = m0 + wg * 64;
+    const int wg_tiles = causal ? min(n_tiles, (min(S, wg_row0 + 64) + kBlockN - 1) / kBlockN)
+                                : n_tiles;
+    const int w_row0 = m0 + warp * 16;  // first row of this warp
+    const int q_row0 = w_row0 + gid;    // row of s[4j+0..1]; s[4j+2..3]: +8
 
-    // ---- prologue: group {Q, tile 0}, group {tile 1}, ..., {tile NS-2} ----
-    load_tile(sQ, Qh, m0, S, tid);
-    load_tile(sStages, Kh, 0, S, tid);
-    load_tile(sStages + kTileBytes, Vh, 0, S, tid);
-    cp_async_commit();
+    // ---- prologue: group {Q, tile 0}, group {tile 1}, ..., group {tile L-1} ----
+    load_tile<C::kBlockM, T>(sQ, Qh, m0, S, tid);
 #pragma unroll
-    for (int ps = 1; ps < kStages - 1; ++ps) {
+    for (int ps = 0; ps < L; ++ps) {
         if (ps < n_tiles) {
-            load_tile(sStages + ps * kStageBytes, Kh, ps * kBlockN, S, tid);
-            load_tile(sStages + ps * kStageBytes + kTileBytes, Vh, ps * kBlockN, S, tid);
+            load_tile<64, T>(sStages + ps * C::kStageBytes, Kh, ps * kBlockN, S, tid);
+            load_tile<64, T>(sStages + ps * C::kStageBytes + kTileBytes, Vh, ps * kBlockN, S,
+                             tid);
         }
         cp_async_commit();
     }
-    u32 st_cur = sStages;
-    u32 st_next = sStages + (kStages - 1) * kStageBytes;
 
     float o[32];
     float s[32];
 #pragma unroll
     for (int i = 0; i < 32; ++i) o[i] = s[i] = 0.f;
-    float row_max[2] = {kNegInf, kNegInf};  // log2 units
-    float row_sum[2] = {0.f, 0.f};          // this lane's columns only
+    float row_max[2] = {-INFINITY, -INFINITY};  // log2 units
+    float row_sum[2] = {0.f, 0.f};              // this lane's columns only
     const float scale_log2 = softmax_scale * 1.4426950408889634f;
-    const int q_row0 = m0 + warp * 16 + gid;  // row of s[4j+0..1]; s[4j+2..3]: +8
 
-    // Q descriptor (A, K-major SW128): LBO 16 B (unused, "1"), SBO 1024 B.
-    const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
+    // A = this warpgroup's 64 Q rows (K-major SW128): LBO 16 B ("1", unused), SBO 1024 B.
+    const u64 desc_q = make_desc_sw128(sQ + wg * kTileBytes, 16, 1024);
+    auto stage_of = [&](int i) -> u32 { return sStages + (i % NS) * C::kStageBytes; };
+    auto desc_k_of = [&](int i) -> u64 { return make_desc_sw128(stage_of(i), 16, 1024); };
+    // V: MN-major SW128: SBO 1024 B (next 8 keys), LBO 8192 B (next 64-wide N atom: unused).
+    auto desc_v_of = [&](int i) -> u64 {
+        return make_desc_sw128(stage_of(i) + kTileBytes, 8192, 1024);
+    };
 
-    cp_async_wait<kStages - 2>();  // Q and tile 0 (this thread's copies)
-    fence_proxy_async();           // generic-proxy writes -> visible to the async proxy
-    __syncthreads();               // everyone's
+    if constexpr (!OVL) {
+        cp_async_wait<L - 1>();  // Q and tile 0 (this thread's copies)
+        fence_proxy_async();     // generic-proxy writes -> visible to the async proxy
+        __syncthreads();         // everyone's
 
-    for (int t = 0; t < n_tiles; ++t) {
-        // Stage of tile t-1 (finished by the whole warpgroup before the last barrier).
-        {
-            const int tn = t + kStages - 1;
-            if (tn < n_tiles) {
-                load_tile(st_next, Kh, tn * kBlockN, S, tid);
-                load_tile(st_next + kTileBytes, Vh, tn * kBlockN, S, tid);
+        for (int t = 0; t < n_tiles; ++t) {
+            if (t + L < n_tiles) {
+                const u32 st = stage_of(t + L);
+                load_tile<64, T>(st, Kh, (t + L) * kBlockN, S, tid);
+                load_tile<64, T>(st + kTileBytes, Vh, (t + L) * kBlockN, S, tid);
             }
-            cp_async_commit();  // possibly empty: keeps wait_group NS-2 exact
-        }
-        const int n0 = t * kBlockN;
-        const u64 desc_k = make_desc_sw128(st_cur, 16, 1024);               // K-major
-        const u64 desc_v = make_desc_sw128(st_cur + kTileBytes, 8192, 1024);  // MN-major
-
-        // ---- S = Q K_t^T (4 k-steps of 16 over D = 64: +32 B each) ----
-        wg_fence();
-        wgmma_ss_m64n64k16<0>(s, desc_q + 0, desc_k + 0);
-        wgmma_ss_m64n64k16<1>(s, desc_q + 2, desc_k + 2);
-        wgmma_ss_m64n64k16<1>(s, desc_q + 4, desc_k + 4);
-        wgmma_ss_m64n64k16<1>(s, desc_q + 6, desc_k + 6);
-        wg_commit();
-        wg_wait<0>();
+            cp_async_commit();  // possibly empty: keeps the wait count exact
+            if (t < wg_tiles) {  // warpgroup-uniform
+                wg_fence();
+                gemm_qk(s, desc_q, desc_k_of(t));
+                wg_commit();
+                wg_wait<0>();
 #pragma unroll
-        for (int i = 0; i < 32; ++i) fence_reg(s[i]);
-
+                for (int i = 0; i < 32; ++i) fence_reg(s[i]);
+                float alpha[2];
+                softmax_tile(s, row_max, row_sum, alpha, scale_log2, t * kBlockN, q_row0,
+                             w_row0, S, causal);
+                u32 pf[4][4];
+                rescale_and_pack(o, s, alpha, pf);
+                wg_fence();
+                gemm_pv(o, pf, desc_v_of(t));
+                wg_commit();
+                wg_wait<0>();
 #pragma unroll
-        for (int i = 0; i < 32; ++i) s[i] *= scale_log2;
-        const bool need_mask =
-            (n0 + kBlockN > S) || (causal && n0 + kBlockN - 1 > m0 + warp * 16);
-        if (need_mask) {
+                for (int i = 0; i < 32; ++i) fence_reg(o[i]);
 #pragma unroll
-            for (int i = 0; i < 32; ++i) {
-                const int col = n0 + (i >> 2) * 8 + tig * 2 + (i & 1);
-                const int row = q_row0 + ((i >> 1) & 1) * 8;
-                if (col >= S || (causal && col > row)) s[i] = kNegInf;
+                for (int kk = 0; kk < 4; ++kk) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
+                }
             }
+            cp_async_wait<L - 1>();  // tile t+1 landed (this thread's copies)
+            fence_proxy_async();
+            __syncthreads();  // everyone's; nobody reads stage t any more
         }
-
-        // ---- online softmax (rows q_row0 and q_row0 + 8) ----
-        float mx[2] = {row_max[0], row_max[1]};
+    } else {
+        float sn[32];
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            mx[0] = fmaxf(mx[0], fmaxf(s[4 * j + 0], s[4 * j + 1]));
-            mx[1] = fmaxf(mx[1], fmaxf(s[4 * j + 2], s[4 * j + 3]));
-        }
-        float m_sub[2], alpha[2];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 1));
-            mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 2));
-            m_sub[r] = (mx[r] == kNegInf) ? 0.f : mx[r];  // fully masked so far: no NaN
-            alpha[r] = fast_exp2(row_max[r] - m_sub[r]);
-            row_max[r] = mx[r];
-        }
-        float rs[2] = {0.f, 0.f};
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            s[4 * j + 0] = fast_exp2(s[4 * j + 0] - m_sub[0]);
-            s[4 * j + 1] = fast_exp2(s[4 * j + 1] - m_sub[0]);
-            s[4 * j + 2] = fast_exp2(s[4 * j + 2] - m_sub[1]);
-            s[4 * j + 3] = fast_exp2(s[4 * j + 3] - m_sub[1]);
-            rs[0] += s[4 * j + 0] + s[4 * j + 1];
-            rs[1] += s[4 * j + 2] + s[4 * j + 3];
-        }
-        row_sum[0] = row_sum[0] * alpha[0] + rs[0];
-        row_sum[1] = row_sum[1] * alpha[1] + rs[1];
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            o[4 * j + 0] *= alpha[0];
-            o[4 * j + 1] *= alpha[0];
-            o[4 * j + 2] *= alpha[1];
-            o[4 * j + 3] *= alpha[1];
-        }
+        for (int i = 0; i < 32; ++i) sn[i] = 0.f;
         u32 pf[4][4];
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) {
-            pf[kk][0] = pack_half2(s[8 * kk + 0], s[8 * kk + 1]);
-            pf[kk][1] = pack_half2(s[8 * kk + 2], s[8 * kk + 3]);
-            pf[kk][2] = pack_half2(s[8 * kk + 4], s[8 * kk + 5]);
-            pf[kk][3] = pack_half2(s[8 * kk + 6], s[8 * kk + 7]);
-        }
+        for (int kk = 0; kk < 4; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
 
-        // ---- O += P V_t (4 key steps of 16: +2048 B each) ----
-        wg_fence();
-        wgmma_rs_m64n64k16_tb(o, pf[0], desc_v + 0 * (2048 >> 4));
-        wgmma_rs_m64n64k16_tb(o, pf[1], desc_v + 1 * (2048 >> 4));
-        wgmma_rs_m64n64k16_tb(o, pf[2], desc_v + 2 * (2048 >> 4));
-        wgmma_rs_m64n64k16_tb(o, pf[3], desc_v + 3 * (2048 >> 4));
-        wg_commit();
-
-        cp_async_wait<kStages - 2>();  // tile t+1 landed (this thread's copies)
+        cp_async_wait<L - 2>();  // Q, tiles 0 and 1 (this thread's copies)
         fence_proxy_async();
-        wg_wait<0>();                  // P V done: o[] final, stage t no longer read
+        __syncthreads();
+        if (wg_tiles > 0) {
+            wg_fence();
+            gemm_qk(s, desc_q, desc_k_of(0));
+            wg_commit();
+            wg_wait<0>();
+#pragma unroll
+            for (int i = 0; i < 32; ++i) fence_reg(s[i]);
+        }
+        for (int t = 0; t < n_tiles; ++t) {
+            if (t + L < n_tiles) {
+                const u32 st = stage_of(t + L);
+                load_tile<64, T>(st, Kh, (t + L) * kBlockN, S, tid);
+                load_tile<64, T>(st + kTileBytes, Vh, (t + L) * kBlockN, S, tid);
+            }
+            cp_async_commit();
+            if (t < wg_tiles) {  // warpgroup-uniform
+                const bool has_next = t + 1 < wg_tiles;
+                if (has_next) {  // S(t+1) runs on the tensor cores during softmax(t)
+                    wg_fence();
+                    gemm_qk(sn, desc_q, desc_k_of(t + 1));
+                    wg_commit();
+                }
+                float alpha[2];
+                softmax_tile(s, row_max, row_sum, alpha, scale_log2, t * kBlockN, q_row0,
+                             w_row0, S, causal);
+                // PV(t-1) must be complete before o is rescaled and pf rewritten.
+                if (has_next) wg_wait<1>(); else wg_wait<0>();
+#pragma unroll
+                for (int i = 0; i < 32; ++i) fence_reg(o[i]);
+#pragma unroll
+                for (int kk = 0; kk < 4; ++kk) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
+                }
+                rescale_and_pack(o, s, alpha, pf);
+                wg_fence();
+                gemm_pv(o, pf, desc_v_of(t));
+                wg_commit();
+                if (has_next) {
+                    wg_wait<1>();  // S(t+1) complete (PV(t) may stay in flight)
+#pragma unroll
+                    for (int i = 0; i < 32; ++i) {
+                        fence_reg(sn[i]);
+                        s[i] = sn[i];
+                    }
+                }
+            }
+            cp_async_wait<L - 2>();  // tile t+2 landed (this thread's copies)
+            fence_proxy_async();
+            __syncthreads();  // everyone's; PV(t-1) done everywhere: stage t-1 is free
+        }
+        wg_wait<0>();
 #pragma unroll
         for (int i = 0; i < 32; ++i) fence_reg(o[i]);
 #pragma unroll
@@ -361,10 +483,6 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 #pragma unroll
             for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
         }
-        __syncthreads();  // everyone's copies of tile t+1; nobody reads stage t any more
-        st_next = st_cur;
-        st_cur += kStageBytes;
-        if (st_cur == sStagesEnd) st_cur = sStages;
     }
     cp_async_wait<0>();  // remaining groups are empty
 
@@ -377,7 +495,8 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         l += shfl_xor(l, 2);
         inv_l[r] = l > 0.f ? 1.f / l : 0.f;
     }
-    // The Q tile was last read by the S wgmma of the last tile (waited for, then a barrier).
+    // Rows [16 warp, 16 warp + 16) of the Q tile are read only by this warp's warpgroup's
+    // S wgmmas, all complete (waited for, then a barrier) -- and by no later cp.async.
     unsigned char* sO = smem_raw;
     const int srow = warp * 16 + gid;
 #pragma unroll
@@ -393,7 +512,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         const int idx = lane + i * 32;
         const int r = idx >> 3;
         const int c = idx & 7;
-        const int grow = m0 + warp * 16 + r;
+        const int grow = w_row0 + r;
         if (grow < S) {
             *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * kD + c * 8) =
                 *reinterpret_cast<const uint4*>(sO + swz(warp * 16 + r, c));
@@ -403,11 +522,20 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 
 }  // namespace fa_wg
 
-extern "C" __global__ void __launch_bounds__(128, 4)
-fa_wg_fwd_d64(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,
-              int D, float softmax_scale, int causal) {
-    extern __shared__ __align__(1024) unsigned char fa_wg_smem[];
-    (void)B;
-    if (D != 64) return;
-    fa_wg::fwd(Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);
-}
+//   FA_WG_ENTRY(name, NWG, NS, OVL, min CTAs per SM for __launch_bounds__)
+#define FA_WG_ENTRY(NAME, NWG_, NS_, OVL_, MINB_)                                             \
+    extern "C" __global__ void __launch_bounds__(128 * (NWG_), MINB_)                        \
+    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
+         int D, float softmax_scale, int causal) {                                           \
+        extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
+        (void)B;                                                                             \
+        if (D != 64) return;                                                                 \
+        fa_wg::fwd<NWG_, NS_, OVL_>(Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);    \
+    }
+
+// The ABI entry (block_m 64, 128 threads, 57344 B) and three experimental siblings, same ABI
+// apart from block_m / threads / shared bytes (see the table in the header).
+FA_WG_ENTRY(fa_wg_fwd_d64, 1, 3, false, 4)
+FA_WG_ENTRY(fa_wg_m128_fwd_d64, 2, 3, false, 2)
+FA_WG_ENTRY(fa_wg_ovl_fwd_d64, 1, 4, true, 3)
+FA_WG_ENTRY(fa_wg_m128_ovl_fwd_d64, 2, 4, true, 2)
