@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer bench bench3 again agreement ncu hardening resources variants smallgrid verify3
-#     selfcheck
+#     selfcheck wgmma
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -162,6 +162,12 @@ for stage in "${stages[@]}"; do
       nvcc -arch=sm_90 -O2 -o /tmp/fa_tc_selfcheck kernels/attention/fa_tc_selfcheck.cu > logs/selfcheck-build.log 2>&1
       timed fa_tc_selfcheck /tmp/fa_tc_selfcheck
       tail -5 logs/fa_tc_selfcheck.log >> "$summary"
+      ;;
+    wgmma)
+      # The sm_90a wgmma prototype (kernels/attention/variants/wgmma): built here with the
+      # machine's nvcc, checked and timed by its own host harness against fa_tc.
+      STEP_LIMIT=300 timed wgmma bash kernels/attention/variants/wgmma/run.sh logs/wgmma
+      grep -hE "^(CHECK|TIME|HGMMA|ptxas)" logs/wgmma/*.log >> "$summary" 2>/dev/null
       ;;
     *) note "unknown stage $stage" ;;
   esac

@@ -65,7 +65,7 @@ fn inspection<'a>(v: &'a Value, kernel: &str, arch: &str) -> &'a Value {
         .as_array()
         .expect("inspections")
         .iter()
-        .find(|i| i["kernel"] == kernel && i["arch"] == arch)
+        .find(|i| i["kernel"] == kernel && i["launch"] == "default" && i["arch"] == arch)
         .unwrap_or_else(|| panic!("no inspection for {kernel} {arch}"))
 }
 
@@ -100,7 +100,8 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
     let report = cli_support::ci::read_junit(&std::fs::read_to_string(&junit).unwrap())
         .expect("valid JUnit");
     let rows = v["inspections"].as_array().unwrap().len();
-    assert_eq!(rows, 3 * ARCHS.len());
+    // fa_s512_v3, fa_tc (default launch), fa_tc's small_grid launch, attention_ref.
+    assert_eq!(rows, 4 * ARCHS.len());
     assert_eq!(report.suites.len(), 1);
     assert_eq!(report.suites[0].name, "sass-inspect.canon_3");
     assert_eq!((report.tests(), report.failures()), (rows + 1, 0));
@@ -120,6 +121,31 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
         );
     }
     assert!(report.case("sass-inspect.canon_3", "snapshot").is_some());
+    // fa_tc's launch rule is inspected on its own: its entry, its geometry, its own files.
+    for arch in ARCHS {
+        let sg = v["inspections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kernel"] == "fa_tc" && i["launch"] == "small_grid" && i["arch"] == arch)
+            .unwrap_or_else(|| panic!("no small_grid inspection on {arch}"));
+        assert_eq!(sg["entry"], "fa_tc_fwd_d64_small_grid");
+        assert_eq!(sg["dynamic_shared_bytes"], 69632);
+        assert_eq!(sg["threads"], 128);
+        assert!(sg["tensor_core_f32_accumulate"].as_u64().unwrap() > 0, "{sg}");
+        assert_eq!(sg["verdict"], "pass");
+        let file = format!("fa_tc.small_grid.{arch}.sass.txt");
+        assert_eq!(sg["sass_file"], file.as_str());
+        let excerpt =
+            std::fs::read_to_string(tmp.path().join("stats/canon_3").join(&file)).unwrap();
+        assert!(
+            excerpt.contains("# entry: fa_tc_fwd_d64_small_grid") && excerpt.contains("HMMA"),
+            "{excerpt}"
+        );
+        assert!(report
+            .case("sass-inspect.canon_3", &format!("fa_tc[small_grid].{arch}"))
+            .is_some());
+    }
     // The job summary: appended after what was there, one row per kernel x arch.
     let md = std::fs::read_to_string(&step_summary).unwrap();
     assert!(md.starts_with("earlier step\n"), "{md}");
@@ -289,7 +315,7 @@ fn a_register_increase_over_the_snapshot_fails_and_shows_old_to_new() {
     let mut v = summary(tmp.path(), "canon_3");
     let mut now = 0;
     for i in v["inspections"].as_array_mut().unwrap() {
-        if i["kernel"] == "fa_tc" && i["arch"] == "sm_80" {
+        if i["kernel"] == "fa_tc" && i["launch"] == "default" && i["arch"] == "sm_80" {
             now = i["registers"].as_u64().unwrap();
             i["registers"] = Value::from(now - 10);
         }

@@ -40,8 +40,11 @@ pub fn load_records(path: &Path) -> anyhow::Result<Vec<InspectionRecord>> {
                 path.display()
             )));
         };
+        // A launch rule's row is its own record (`kernel[launch]`); summaries written
+        // before launch rules have no `launch`: the default.
+        let launch = s("launch").unwrap_or_else(|| cudadent_config::DEFAULT_LAUNCH.into());
         out.push(InspectionRecord {
-            kernel,
+            kernel: cudadent_config::launch_label(&kernel, &launch),
             arch,
             registers: u32::try_from(n("registers")).unwrap_or(u32::MAX),
             spill_stores: u32::try_from(n("spill_stores")).unwrap_or(u32::MAX),
@@ -184,7 +187,7 @@ pub fn junit(config: &str, rows: &[Inspection], snapshot_failures: &[String]) ->
     for r in rows {
         let msgs: Vec<&str> = r.violations.iter().map(|v| v.message.as_str()).collect();
         let case = Case::outcome(
-            format!("{}.{}", r.kernel, r.arch),
+            format!("{}.{}", r.label(), r.arch),
             msgs.first().map(|m| m.to_string()),
         )
         .detail(msgs.join("\n"))
