@@ -36,6 +36,21 @@
 // Occupancy: __launch_bounds__(128, 4): <= 128 registers, 4 x (57344 + 1024 reserved) B =
 //   228 KiB = the H100's shared memory per SM, so up to 4 CTAs (16 warps) per SM.
 //
+// Experimental siblings (same ABI apart from block_m / threads / shared bytes; NOT the
+// attention_fwd_v1 entry; the selfcheck checks and times all of them):
+//   entry                   NWG block_m threads stages OVL  smem (B)  launch_bounds  regs*
+//   fa_wg_fwd_d64            1    64     128     3     no    57344    (128, 4)       106
+//   fa_wg_m128_fwd_d64       2   128     256     3     no    65536    (256, 2)       106
+//   fa_wg_ovl_fwd_d64        1    64     128     4     yes   73728    (128, 3)       152
+//   fa_wg_m128_ovl_fwd_d64   2   128     256     4     yes   81920    (256, 1)       154
+//   (* nvcc 13.0.88 ptxas, 0 spills, no C75xx wgmma-serialisation notes; SASS: 8 / 8 / 12 /
+//   12 HGMMA.64x64x16.F32.)
+//   NWG = 2: two consumer warpgroups share every K/V tile (half the L2->SM traffic of
+//   block_m 64: canon_6 moves ~150 MB instead of ~285 MB); warpgroup g owns rows
+//   64g..64g+63 (Q tile g), causal: a warpgroup skips the key tiles past its last row.
+//   OVL: FA3-style intra-warpgroup overlap, S(t+1) is issued before the softmax of tile t
+//   and PV(t) is left in flight across the barrier (see fwd()).
+//
 // What was checked against which source:
 //   * Descriptor bit layout: CUTLASS include/cute/arch/mma_sm90_desc.hpp (GmmaDescriptor):
 //     start_address [0,14) = addr>>4, leading_byte_offset [16,30) (>>4), stride_byte_offset
@@ -299,8 +314,8 @@ __device__ __forceinline__ void rescale_and_pack(float (&o)[32], const float (&s
 //         the iteration), so stage t-1 is free at the top of iteration t; the end-of-
 //         iteration wait needs tile t+1: cp.async.wait_group NS-2.
 //   OVL:  L = NS-2.  Iteration t issues S(t+1) (stage t+1) before softmax(t), waits for
-//         PV(t-1) after softmax(t), issues PV(t) (stage t) and leaves it in flight across
-//         the barrier.  So at the top of iteration t the stage of tile t-2 is the newest
+//         PV(t-1) and S(t+1) after softmax(t), issues PV(t) (stage t) and leaves it in
+//         flight across the barrier (it overlaps the softmax of tile t+1).  So at the top of iteration t the stage of tile t-2 is the newest
 //         free one (PV(t-2) was waited for in iteration t-1, before its barrier), hence
 //         L = NS-2; the end-of-iteration wait needs tile t+2: wait_group NS-4.
 template <int NWG, int NS, bool OVL>
@@ -449,10 +464,22 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
                 float alpha[2];
                 softmax_tile(s, row_max, row_sum, alpha, scale_log2, t * kBlockN, q_row0,
                              w_row0, S, causal);
-                // PV(t-1) must be complete before o is rescaled and pf rewritten.
-                if (has_next) wg_wait<1>(); else wg_wait<0>();
+                // PV(t-1) must be complete before o is rescaled and pf rewritten; S(t+1),
+                // issued before the softmax, is complete by now in practice, and waiting
+                // for both (wait_group 0) keeps ptxas's pipeline analysis happy (with
+                // wait_group 1 here ptxas 13.0 serialises every wgmma: C7514).
+                // Note: ptxas 13.0 schedules this wait (WARPGROUP.DEPBAR) right after the
+                // row-max shuffles, before most exponentials, whatever the PTX order; so
+                // S(t+1) overlaps the scale/mask/max part of softmax(t) only.  (Forcing it
+                // later with a never-taken branch made ptxas serialise all wgmmas: C7518.)
 #pragma unroll
-                for (int i = 0; i < 32; ++i) fence_reg(o[i]);
+                for (int i = 0; i < 32; ++i) fence_reg(s[i]);
+                wg_wait<0>();
+#pragma unroll
+                for (int i = 0; i < 32; ++i) {
+                    fence_reg(o[i]);
+                    fence_reg(sn[i]);
+                }
 #pragma unroll
                 for (int kk = 0; kk < 4; ++kk) {
 #pragma unroll
@@ -462,14 +489,14 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
                 wg_fence();
                 gemm_pv(o, pf, desc_v_of(t));
                 wg_commit();
-                if (has_next) {
-                    wg_wait<1>();  // S(t+1) complete (PV(t) may stay in flight)
+                if (has_next) {  // PV(t) stays in flight across the barrier
 #pragma unroll
-                    for (int i = 0; i < 32; ++i) {
-                        fence_reg(sn[i]);
-                        s[i] = sn[i];
-                    }
+                    for (int i = 0; i < 32; ++i) s[i] = sn[i];
                 }
+            } else {
+                // Causal, NWG = 2: this warpgroup is past its last tile; retire its last
+                // PV before the barrier so that no stage it reads can be reloaded.
+                wg_wait<0>();
             }
             cp_async_wait<L - 2>();  // tile t+2 landed (this thread's copies)
             fence_proxy_async();
@@ -538,4 +565,4 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 FA_WG_ENTRY(fa_wg_fwd_d64, 1, 3, false, 4)
 FA_WG_ENTRY(fa_wg_m128_fwd_d64, 2, 3, false, 2)
 FA_WG_ENTRY(fa_wg_ovl_fwd_d64, 1, 4, true, 3)
-FA_WG_ENTRY(fa_wg_m128_ovl_fwd_d64, 2, 4, true, 2)
+FA_WG_ENTRY(fa_wg_m128_ovl_fwd_d64, 2, 4, true, 1)

@@ -8,8 +8,11 @@
 //    libcudart_static.a lives.)
 // Run: /tmp/fa_wg_selfcheck   (exit 0 = every check passed; 1 = a check failed; 2 = CUDA error)
 //
-// Checks, per case and per kernel (fa_wg_fwd_d64 and fa_tc_fwd_d64), launched exactly as the
-// ABI says (grid (ceil(S/64), H, B), 128 threads, fixed dynamic shared memory):
+// Kernels: fa_wg (fa_wg_fwd_d64, the ABI entry: block_m 64, 128 threads, 57344 B), its
+// experimental siblings fa_wg_m128 (block_m 128, 256 threads, 65536 B), fa_wg_ovl (64, 128,
+// 73728 B), fa_wg_m128_ovl (128, 256, 81920 B), and fa_tc (fa_tc_fwd_d64: 64, 128, 57344 B).
+// Checks, per case and per kernel, launched exactly as the ABI says (grid
+// (ceil(S/block_m), H, B), the kernel's thread count, its fixed dynamic shared memory):
 //   * random fp16 Q, K, V uniform in [-mag, mag] (fixed seed per case);
 //   * O poisoned with 0xFFFF (fp16 NaN) and surrounded by 4096-half guard zones on each side;
 //   * fp64 CPU reference from the same fp16 inputs, ALL rows of up to 4 sampled (b, h) heads
@@ -19,12 +22,12 @@
 //     guard zones still 0xFFFF, and two launches (O re-poisoned between) bitwise identical.
 // Prints "CHECK <shape> <kernel> max_abs_err=... PASS|FAIL" per case and kernel.
 //
-// Timing (canon_6, canon_3; both kernels, same process, same buffers):
+// Timing (canon_6, canon_3, canon_2; every kernel, same process, same buffers):
 //   hot  = 5 repetitions of (20 warm-up launches, then 200 back-to-back launches between two
 //          cudaEvents; average per launch); the median of the 5 is reported.
 //   cold = 50 samples of (read a 256 MiB buffer with a kernel to flush the 50 MiB L2, then one
 //          launch between two cudaEvents); the median is reported.
-//   tflops_hot = 4*B*H*S*S*D / hot (non-causal shapes only).
+//   tflops_hot = 4*B*H*S*S*D / hot (halved for causal shapes).
 // Prints "TIME <shape> <kernel> hot_us=... cold_us=... tflops_hot=...".
 
 #include "fa_wg.cu"
@@ -63,8 +66,12 @@ struct Kernel {
     int block_m;
 };
 
+// fa_wg = the ABI entry; the other fa_wg_* are experimental siblings (see fa_wg.cu's header).
 static const Kernel kKernels[] = {
     {"fa_wg", fa_wg_fwd_d64, FA_WG_SMEM_BYTES, 128, 64},
+    {"fa_wg_m128", fa_wg_m128_fwd_d64, FA_WG_M128_SMEM_BYTES, 256, 128},
+    {"fa_wg_ovl", fa_wg_ovl_fwd_d64, FA_WG_OVL_SMEM_BYTES, 128, 64},
+    {"fa_wg_m128_ovl", fa_wg_m128_ovl_fwd_d64, FA_WG_M128_OVL_SMEM_BYTES, 256, 128},
     {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64},
 };
 static const int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
@@ -362,6 +369,7 @@ int main() {
     const Case timed[] = {
         {"canon_6", 16, 16, 512, 64, 0, sc, 1.f},
         {"canon_3", 2, 8, 512, 64, 0, sc, 1.f},
+        {"canon_2", 2, 8, 512, 64, 1, sc, 1.f},
     };
     for (const Case& c : timed) time_case(c, 99, flush_buf, flush_bytes / sizeof(int4), sink);
     CK(cudaFree(flush_buf));
