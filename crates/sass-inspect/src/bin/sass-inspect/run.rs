@@ -208,8 +208,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         (
             Verdict::Pass,
             format!(
-                "{} kernels x {} archs: every policy holds{}",
+                "{} kernels ({} launches) x {} archs: every policy holds{}",
                 built.len(),
+                rows.len() / cfg.kernels.archs.len().max(1),
                 cfg.kernels.archs.len(),
                 match snap.diff {
                     Some(_) => ", no regression against the snapshot",
