@@ -16,9 +16,9 @@ done
 strip .device/bin/* 2>/dev/null || true
 for c in configs/*.toml; do target/release/cudadent --config "$c" build --quiet; done
 target/release/cudadent build --quiet --kernel kernels/selftest/hardening/traps.toml
-# Only the H100's cubins (sm_90) travel: the carry limit is 64 MiB in all.
+# Only the H100's cubins (sm_90, sm_90a) travel: the carry limit is 64 MiB in all.
 rm -rf .device/cache
-for d in .cache/cudadent/build/*/sm_90-*; do
+for d in .cache/cudadent/build/*/sm_90-* .cache/cudadent/build/*/sm_90a-*; do
   [ -d "$d" ] || continue
   mkdir -p ".device/cache/cudadent/build/$(basename "$(dirname "$d")")"
   cp -r "$d" ".device/cache/cudadent/build/$(basename "$(dirname "$d")")/"

@@ -25,6 +25,7 @@
 // __launch_bounds__ min blocks: 3 at D = 64 (keeps registers <= 168: 3 CTAs/SM on H100),
 // 2 at D = 128.
 #include "variants/fa_tc_core.cuh"
+#include "variants/wgmma/fa_wg_core.cuh"
 
 //              name           D    RW SPLIT stages min CTAs/SM
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64, 64, 4, 1, 3, 3)
@@ -37,7 +38,15 @@ FA_TCV_ENTRY_NS(fa_tc_fwd_d128, 128, 4, 1, 2, 2)
 // is small (canon_3: 128 CTAs on 132 SMs); SASS identical to variants/fa_tc_v6.cu's entry.
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64_small_grid, 64, 2, 2, 2, 3)
 
+// The sm_90a launch (fa_tc.toml, [[launch_rule]] "wgmma"; NOTES.md, the wgmma prototype):
+// D = 64, one warpgroup per 64 query rows, wgmma (HGMMA) for Q K^T and P V, 128 threads,
+// 57344 B, 4 CTAs/SM.  Body: variants/wgmma/fa_wg_core.cuh, the same code as the
+// prototype's fa_wg_fwd_d64.  Compiled for any other arch it is a stub that traps: the
+// manifest's rule names this entry for sm_90a cubins only.
+FA_WG_ENTRY(fa_tc_fwd_d64_wgmma, 1, 3, false, 4)
+
 static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes <= 99 * 1024, "sm_89: 99 KiB per block");
 static_assert(fa_tcv::Cfg<64, 2, 2, 2>::kSmemBytes == 69632, "fa_tc.toml: small_grid smem");
+static_assert(FA_WG_SMEM_BYTES == 57344, "fa_tc.toml: wgmma smem");

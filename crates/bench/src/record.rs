@@ -296,6 +296,8 @@ pub struct BenchSummary {
     /// What an empty kernel measures under this method, in the same run: the launch and
     /// event overhead included in every time above (Nsight Compute's duration excludes it).
     pub launch_floor: LaunchFloor,
+    /// The arch of the cubins that were timed (the runtime's choice for this device).
+    pub loaded_arch: Option<String>,
     /// Settings used (warm-up, stopping rule).
     pub settings: cudadent_config::BenchSettings,
     /// Launches per hot sample.

@@ -101,6 +101,8 @@ struct RawLaunchRule {
     head_dim: Spanned<u32>,
     #[serde(default)]
     max_default_grid: Option<Spanned<u64>>,
+    #[serde(default)]
+    archs: Option<Spanned<Vec<Arch>>>,
     entry: Spanned<String>,
     block_m: Spanned<u32>,
     threads: Spanned<u32>,
@@ -123,6 +125,10 @@ pub struct LaunchRule {
     /// Chosen only when the default launch's grid (`ceil(S / block_m) * H * B` CTAs) has at
     /// most this many CTAs; no bound where absent.
     pub max_default_grid: Option<u64>,
+    /// The cubin archs whose code has this launch (`sm_90a` for wgmma); empty: every arch.
+    /// A launch that needs arch-specific instructions names its arch here, and its entry
+    /// is a stub in the other cubins.
+    pub archs: Vec<Arch>,
     /// `extern "C"` entry symbol.
     pub entry: String,
     /// Query rows per CTA.
@@ -176,8 +182,7 @@ fn no_shared() -> Spanned<BTreeMap<String, u32>> {
 /// Whether `s` can name a kernel or a launch: letters, digits, `_` and `-`, not empty.
 fn is_name(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -213,6 +218,11 @@ pub fn launch_label(kernel: &str, launch: &str) -> String {
 }
 
 impl LaunchRule {
+    /// Whether a cubin built for `arch` has this launch.
+    pub fn runs_on(&self, arch: Arch) -> bool {
+        self.archs.is_empty() || self.archs.contains(&arch)
+    }
+
     /// The launch this rule chooses.
     pub fn launch(&self) -> Launch {
         Launch {
@@ -435,10 +445,19 @@ impl KernelManifest {
                     "must be at least 1 (leave it out for no bound)".into(),
                 ));
             }
+            let archs = r.archs.as_ref().map(|a| a.get_ref().clone());
+            if let Some(a) = r.archs.as_ref().filter(|a| a.get_ref().is_empty()) {
+                return Err(err(
+                    a.span(),
+                    &key("archs"),
+                    "names no arch (leave it out for every arch)".into(),
+                ));
+            }
             launch_rules.push(LaunchRule {
                 name: name.clone(),
                 head_dim,
                 max_default_grid: r.max_default_grid.as_ref().map(|g| *g.get_ref()),
+                archs: archs.unwrap_or_default(),
                 entry: entry.clone(),
                 block_m: *r.block_m.get_ref(),
                 threads: *r.threads.get_ref(),
@@ -531,23 +550,26 @@ impl KernelManifest {
         }
     }
 
-    /// Every launch that can run at head dim `d`: the default, then each launch rule for
-    /// `d` in file order. The gates that must cover all code that can run (sass-inspect,
-    /// the sanitizer gate, the oracle) go through this list.
-    pub fn launches_at(&self, d: u32) -> Vec<Launch> {
+    /// Every launch that can run at head dim `d` from a cubin built for `arch`: the
+    /// default, then each launch rule for `d` (and `arch`) in file order. The gates that must
+    /// cover all code that can run (sass-inspect, the sanitizer gate, the oracle) go through
+    /// this list.
+    pub fn launches_at(&self, d: u32, arch: Arch) -> Vec<Launch> {
         let mut v = vec![self.default_launch(d)];
         v.extend(
             self.launch_rules
                 .iter()
-                .filter(|r| r.head_dim == d)
+                .filter(|r| r.head_dim == d && r.runs_on(arch))
                 .map(LaunchRule::launch),
         );
         v
     }
 
-    /// The launch called `name` at head dim `d`, if there is one.
-    pub fn launch_named(&self, d: u32, name: &str) -> Option<Launch> {
-        self.launches_at(d).into_iter().find(|l| l.name == name)
+    /// The launch called `name` at head dim `d` in a cubin for `arch`, if there is one.
+    pub fn launch_named(&self, d: u32, name: &str, arch: Arch) -> Option<Launch> {
+        self.launches_at(d, arch)
+            .into_iter()
+            .find(|l| l.name == name)
     }
 
     /// CTAs in the default launch's grid for `p`: `ceil(S / block_m) * H * B`.
@@ -555,13 +577,17 @@ impl KernelManifest {
         u64::from(p.seq_len.div_ceil(self.block_m)) * u64::from(p.heads) * u64::from(p.batch)
     }
 
-    /// The launch that runs `p`: the first launch rule for `p`'s head dim whose condition
-    /// holds, else the default launch.
-    pub fn launch_for(&self, p: &crate::Problem) -> Launch {
+    /// The launch that runs `p` from a cubin built for `arch`: the first launch rule for
+    /// `p`'s head dim (and `arch`) whose grid bound holds, else the default launch.
+    pub fn launch_for(&self, p: &crate::Problem, arch: Arch) -> Launch {
         let grid = self.default_grid_ctas(p);
         self.launch_rules
             .iter()
-            .find(|r| r.head_dim == p.head_dim && r.max_default_grid.is_none_or(|max| grid <= max))
+            .find(|r| {
+                r.head_dim == p.head_dim
+                    && r.runs_on(arch)
+                    && r.max_default_grid.is_none_or(|max| grid <= max)
+            })
             .map(LaunchRule::launch)
             .unwrap_or_else(|| self.default_launch(p.head_dim))
     }

@@ -69,6 +69,8 @@ fn rows() -> Vec<Row> {
         Row { what: "launch rule zero grid bound", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 0\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(19), key: "launch_rule[0].max_default_grid", words: &["at least 1"] },
         Row { what: "launch rule too much shared memory", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 300000\n"), file: "k.toml", line: Some(23), key: "launch_rule[0].dynamic_shared_bytes", words: &["227 KiB"] },
         Row { what: "launch rule unknown key", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nwarps = 4\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(22), key: "launch_rule[0].warps", words: &["unknown field `warps`"] },
+        Row { what: "launch rule with no arch", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"wg\"\nhead_dim = 64\narchs = []\nentry = \"k_wg\"\nblock_m = 64\nthreads = 128\n"), file: "k.toml", line: Some(19), key: "launch_rule[0].archs", words: &["names no arch"] },
+        Row { what: "launch rule with an unknown arch", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"wg\"\nhead_dim = 64\narchs = [\"sm_61\"]\nentry = \"k_wg\"\nblock_m = 64\nthreads = 128\n"), file: "k.toml", line: Some(19), key: "launch_rule[0].archs[0]", words: &["sm_61"] },
         Row { what: "manifest unknown control gate", config: good_c, manifest: format!("{GOOD_MANIFEST}\n[control]\ngate = \"vibes\"\nexpect = \"x\"\n"), file: "k.toml", line: Some(17), key: "control.gate", words: &["vibes", "racecheck"] },
     ]
 }
@@ -99,36 +101,70 @@ fn entry_by_head_dim_picks_the_entry_and_defaults_to_entry() {
 }
 
 const SMALL_GRID_RULE: &str = "\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n";
+const SM90A_RULE: &str = "\n[[launch_rule]]\nname = \"wg\"\nhead_dim = 64\narchs = [\"sm_90a\"]\nentry = \"k_wg\"\nblock_m = 64\nthreads = 128\ndynamic_shared_bytes = 4096\n";
+
+fn arch(s: &str) -> cudadent_config::Arch {
+    s.parse().expect("an arch")
+}
 
 #[test]
-fn a_launch_rule_is_chosen_only_for_its_head_dim_and_grid_bound() {
-    let cfg = load(GOOD_CONFIG, &format!("{GOOD_MANIFEST}{SMALL_GRID_RULE}")).expect("loads");
+fn a_launch_rule_is_chosen_only_for_its_head_dim_grid_bound_and_arch() {
+    let manifest = format!("{GOOD_MANIFEST}{SMALL_GRID_RULE}{SM90A_RULE}");
+    let cfg = load(GOOD_CONFIG, &manifest).expect("loads");
     let m = &cfg.kernels.under_test[0];
+    let (sm80, sm90, sm90a) = (arch("sm_80"), arch("sm_90"), arch("sm_90a"));
     // GOOD_CONFIG: B2 H8 S512 D64, block_m 64 -> 8 x 8 x 2 = 128 CTAs <= 198.
     let mut p = cfg.problem;
     assert_eq!(m.default_grid_ctas(&p), 128);
-    let chosen = m.launch_for(&p);
-    assert_eq!(
-        (chosen.name.as_str(), chosen.entry.as_str(), chosen.block_m, chosen.threads, chosen.shared_bytes),
-        ("small", "k_small", 32, 128, 2048)
-    );
-    assert_eq!(chosen.geometry(&p), ((16, 8, 2), (128, 1, 1), 2048));
-    // 199 CTAs and more: the default launch.
+    for a in [sm80, sm90a] {
+        let chosen = m.launch_for(&p, a);
+        assert_eq!(
+            (
+                chosen.name.as_str(),
+                chosen.entry.as_str(),
+                chosen.block_m,
+                chosen.threads,
+                chosen.shared_bytes
+            ),
+            ("small", "k_small", 32, 128, 2048),
+            "the first matching rule wins, on {a}"
+        );
+        assert_eq!(chosen.geometry(&p), ((16, 8, 2), (128, 1, 1), 2048));
+    }
+    // 199 CTAs and more: the sm_90a rule from an sm_90a cubin, the default elsewhere.
     p.batch = 4; // 256 CTAs
-    let d = m.launch_for(&p);
-    assert!(d.is_default(), "256 CTAs > 198: {d:?}");
-    assert_eq!((d.entry.as_str(), d.block_m, d.shared_bytes), ("k_fwd", 64, 1024));
-    // Another head dim: the rule does not apply.
+    let d = m.launch_for(&p, sm90);
+    assert!(d.is_default(), "256 CTAs > 198 on sm_90: {d:?}");
+    assert_eq!(
+        (d.entry.as_str(), d.block_m, d.shared_bytes),
+        ("k_fwd", 64, 1024)
+    );
+    let wg = m.launch_for(&p, sm90a);
+    assert_eq!(
+        (wg.name.as_str(), wg.entry.as_str(), wg.shared_bytes),
+        ("wg", "k_wg", 4096)
+    );
+    // Another head dim: no rule applies.
     p.batch = 1;
     p.head_dim = 128;
-    assert!(m.launch_for(&p).is_default());
-    // Every launch that can run at D=64, default first; only the default at D=128.
-    let names = |d| m.launches_at(d).into_iter().map(|l| l.name).collect::<Vec<_>>();
-    assert_eq!(names(64), vec!["default", "small"]);
-    assert_eq!(names(128), vec!["default"]);
-    assert_eq!(m.entries(), vec!["k_fwd", "k_small"]);
-    assert!(m.launch_named(64, "small").is_some());
-    assert!(m.launch_named(128, "small").is_none());
+    assert!(m.launch_for(&p, sm90a).is_default());
+    // Every launch that can run at a head dim from a cubin of an arch, default first.
+    let names = |d, a| {
+        m.launches_at(d, a)
+            .into_iter()
+            .map(|l| l.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(64, sm80), vec!["default", "small"]);
+    assert_eq!(names(64, sm90a), vec!["default", "small", "wg"]);
+    assert_eq!(names(128, sm90a), vec!["default"]);
+    assert_eq!(m.entries(), vec!["k_fwd", "k_small", "k_wg"]);
+    assert!(m.launch_named(64, "small", sm80).is_some());
+    assert!(
+        m.launch_named(64, "wg", sm90).is_none(),
+        "not in an sm_90 cubin"
+    );
+    assert!(m.launch_named(128, "small", sm80).is_none());
 }
 
 #[test]

@@ -149,3 +149,48 @@ fn the_same_sources_in_two_checkouts_give_identical_cubins() {
         "cubin bytes depend on the checkout's path"
     );
 }
+
+#[test]
+fn an_sm_90_gpu_runs_the_sm_90a_cubin_where_one_was_built() {
+    // Cubin selection needs no GPU: built products are plain records here.
+    let m = KernelManifest::load(&repo().join("kernels/attention/fa_tc.toml")).expect("manifest");
+    let cubin = |arch: &str| kernel_runtime::build::BuiltCubin {
+        arch: arch.parse().expect("arch"),
+        cubin: format!("{arch}.cubin").into(),
+        ptx: format!("{arch}.ptx").into(),
+        ptxas_report: String::new(),
+        sha256: arch.into(),
+        cached: true,
+        command: String::new(),
+    };
+    let built = |archs: &[&str]| kernel_runtime::build::BuiltKernel {
+        manifest: m.clone(),
+        source_sha256: String::new(),
+        cubins: archs.iter().map(|a| cubin(a)).collect(),
+    };
+    let pick = |dev: &str, archs: &[&str]| {
+        kernel_runtime::device::pick_cubin(dev.parse().expect("arch"), &built(archs))
+            .map(|c| c.arch.to_string())
+    };
+    let all = ["sm_80", "sm_89", "sm_90", "sm_90a"];
+    assert_eq!(pick("sm_90", &all).as_deref(), Some("sm_90a"));
+    assert_eq!(pick("sm_90", &all[..3]).as_deref(), Some("sm_90"));
+    assert_eq!(pick("sm_89", &all).as_deref(), Some("sm_89"));
+    assert_eq!(
+        pick("sm_86", &all).as_deref(),
+        Some("sm_80"),
+        "same major, not newer"
+    );
+    assert_eq!(pick("sm_100", &all), None, "no cubin of that major");
+    // An sm_90a cubin alone does not run on another 9.x part.
+    assert_eq!(pick("sm_91", &["sm_90a"]), None);
+    // And the sm_90a cubin carries the wgmma launch; the sm_90 one does not.
+    let d64 = |arch: &str| {
+        m.launches_at(64, arch.parse().expect("arch"))
+            .into_iter()
+            .map(|l| l.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(d64("sm_90a"), vec!["default", "small_grid", "wgmma"]);
+    assert_eq!(d64("sm_90"), vec!["default", "small_grid"]);
+}

@@ -48,6 +48,9 @@ pub struct GateSummary {
     /// The common header (DESIGN.md).
     #[serde(flatten)]
     pub header: Header,
+    /// The arch of the cubin the target ran for the kernels under test (the runtime's
+    /// choice for this device: `sm_90a` on an H100 where the config builds it).
+    pub loaded_arch: Option<String>,
     /// The tool.
     pub compute_sanitizer: SanitizerInfo,
     /// Tools run.

@@ -69,7 +69,7 @@ fn inspection<'a>(v: &'a Value, kernel: &str, arch: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no inspection for {kernel} {arch}"))
 }
 
-const ARCHS: [&str; 3] = ["sm_80", "sm_89", "sm_90"];
+const ARCHS: [&str; 4] = ["sm_80", "sm_89", "sm_90", "sm_90a"];
 
 #[test]
 fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
@@ -100,8 +100,27 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
     let report = cli_support::ci::read_junit(&std::fs::read_to_string(&junit).unwrap())
         .expect("valid JUnit");
     let rows = v["inspections"].as_array().unwrap().len();
-    // fa_s512_v3, fa_tc (default launch), fa_tc's small_grid launch, attention_ref.
-    assert_eq!(rows, 4 * ARCHS.len());
+    // fa_s512_v3, fa_tc (default launch), fa_tc's small_grid launch, attention_ref on every
+    // arch, and fa_tc's wgmma launch on sm_90a alone (its rule names that arch).
+    assert_eq!(rows, 4 * ARCHS.len() + 1);
+    let wg: Vec<&Value> = v["inspections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["launch"] == "wgmma")
+        .collect();
+    assert_eq!(wg.len(), 1, "{wg:?}");
+    assert_eq!(
+        (&wg[0]["arch"], &wg[0]["entry"]),
+        (&Value::from("sm_90a"), &Value::from("fa_tc_fwd_d64_wgmma"))
+    );
+    let hgmma = wg[0]["census"].to_string();
+    assert!(
+        hgmma.contains("HGMMA"),
+        "the wgmma launch's SASS has HGMMA: {hgmma}"
+    );
+    assert!(wg[0]["tensor_core_f32_accumulate"].as_u64().unwrap() > 0);
+    assert_eq!(wg[0]["spill_stores"], 0);
     assert_eq!(report.suites.len(), 1);
     assert_eq!(report.suites[0].name, "sass-inspect.canon_3");
     assert_eq!((report.tests(), report.failures()), (rows + 1, 0));
@@ -132,7 +151,10 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
         assert_eq!(sg["entry"], "fa_tc_fwd_d64_small_grid");
         assert_eq!(sg["dynamic_shared_bytes"], 69632);
         assert_eq!(sg["threads"], 128);
-        assert!(sg["tensor_core_f32_accumulate"].as_u64().unwrap() > 0, "{sg}");
+        assert!(
+            sg["tensor_core_f32_accumulate"].as_u64().unwrap() > 0,
+            "{sg}"
+        );
         assert_eq!(sg["verdict"], "pass");
         let file = format!("fa_tc.small_grid.{arch}.sass.txt");
         assert_eq!(sg["sass_file"], file.as_str());

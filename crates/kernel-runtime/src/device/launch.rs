@@ -97,9 +97,9 @@ impl LoadedKernel {
 
     /// The same kernel, launched as `launch` (a launch name of its manifest) for every
     /// problem instead of the launch the manifest chooses; `None` where the manifest has
-    /// no such launch at head dim `d`.
+    /// no such launch at head dim `d` in the loaded cubin's arch.
     pub fn forcing(&self, launch: &str, d: u32) -> Option<LoadedKernel> {
-        self.manifest.launch_named(d, launch)?;
+        self.manifest.launch_named(d, launch, self.arch)?;
         Some(LoadedKernel {
             forced: Some(launch.to_string()),
             ..self.clone()
@@ -111,8 +111,11 @@ impl LoadedKernel {
     pub fn launch_for(&self, problem: &Problem) -> Launch {
         self.forced
             .as_deref()
-            .and_then(|name| self.manifest.launch_named(problem.head_dim, name))
-            .unwrap_or_else(|| self.manifest.launch_for(problem))
+            .and_then(|name| {
+                self.manifest
+                    .launch_named(problem.head_dim, name, self.arch)
+            })
+            .unwrap_or_else(|| self.manifest.launch_for(problem, self.arch))
     }
 
     /// Enqueues one launch for `problem` on the GPU's stream without waiting. The launch

@@ -133,39 +133,25 @@ impl Gpu {
         &self.ctx
     }
 
-    /// Picks the cubin a device of this arch can run: the exact arch, else the newest
-    /// built arch of the same major version that is not newer than the device.
+    /// Picks the cubin this device runs: [`pick_cubin`].
     pub fn pick_cubin<'a>(
         &self,
         built: &'a BuiltKernel,
     ) -> Result<&'a crate::build::BuiltCubin, RuntimeError> {
-        let dev = self.info.arch;
-        built
-            .cubins
-            .iter()
-            .filter(|c| {
-                c.arch.major == dev.major && c.arch.minor <= dev.minor && !c.arch.arch_specific
-            })
-            .max_by_key(|c| c.arch.minor)
-            .or_else(|| {
+        pick_cubin(self.info.arch, built).ok_or_else(|| RuntimeError::Unsupported {
+            kernel: built.manifest.name.clone(),
+            detail: format!(
+                "no cubin runs on this {} ({}); built for {}",
+                self.info.name,
+                self.info.arch,
                 built
                     .cubins
                     .iter()
-                    .find(|c| c.arch.number() == dev.number())
-            })
-            .ok_or_else(|| RuntimeError::Unsupported {
-                kernel: built.manifest.name.clone(),
-                detail: format!(
-                    "no cubin runs on this {} ({dev}); built for {}",
-                    self.info.name,
-                    built
-                        .cubins
-                        .iter()
-                        .map(|c| c.arch.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })
+                    .map(|c| c.arch.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
     }
 
     /// Loads `built`'s cubin for this device.
@@ -279,6 +265,27 @@ impl DeviceBuffer {
     }
 }
 
+/// The cubin a device of compute capability `dev` runs: the arch-specific build of exactly
+/// that capability (`sm_90a` on a 9.0 GPU: a superset of `sm_90`, and the only code with
+/// that arch's own instructions such as wgmma) where the config built one, else the newest
+/// built arch of the same major version that is not newer than the device.
+pub fn pick_cubin(dev: Arch, built: &BuiltKernel) -> Option<&crate::build::BuiltCubin> {
+    let same = |c: &&crate::build::BuiltCubin| c.arch.major == dev.major;
+    built
+        .cubins
+        .iter()
+        .filter(same)
+        .find(|c| c.arch.arch_specific && c.arch.minor == dev.minor)
+        .or_else(|| {
+            built
+                .cubins
+                .iter()
+                .filter(same)
+                .filter(|c| c.arch.minor <= dev.minor && !c.arch.arch_specific)
+                .max_by_key(|c| c.arch.minor)
+        })
+}
+
 /// The NVIDIA kernel module's version, from `/proc/driver/nvidia/version`.
 fn kernel_driver_version() -> Option<String> {
     let text = std::fs::read_to_string("/proc/driver/nvidia/version").ok()?;
@@ -290,4 +297,3 @@ pub fn parse_proc_driver_version(text: &str) -> Option<String> {
     let re = regex::Regex::new(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)").ok()?;
     re.captures(text).map(|c| c[1].to_string())
 }
-

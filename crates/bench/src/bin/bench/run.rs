@@ -826,6 +826,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         l2_flush_bytes: timer.flush().bytes() as u64,
         l2_flush_method: timer.flush().method().to_string(),
         launch_floor,
+        loaded_arch: loaded.first().map(|k| k.arch.to_string()),
         settings: cfg.bench.clone(),
         hot_launches: cfg.bench.hot_launches,
         results,

@@ -89,8 +89,8 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     // reference itself (it is checked like any other).
     let mut judged: Vec<Judged> = Vec::new();
     for k in &loaded {
-        let selected = k.manifest.launch_for(&cfg.problem).name;
-        for l in k.manifest.launches_at(cfg.problem.head_dim) {
+        let selected = k.launch_for(&cfg.problem).name;
+        for l in k.manifest.launches_at(cfg.problem.head_dim, k.arch) {
             if let Some(forced) = k.forcing(&l.name, cfg.problem.head_dim) {
                 judged.push(Judged {
                     selected: l.name == selected,
@@ -679,7 +679,7 @@ fn single_launch(
                 built.manifest.name,
                 built
                     .manifest
-                    .launches_at(d)
+                    .launches_at(d, loaded.arch)
                     .iter()
                     .map(|l| l.name.as_str())
                     .collect::<Vec<_>>()

@@ -63,9 +63,19 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     // this head dim, so that a launch rule's entry is sanitized even on configs that
     // choose another.
     let mut plan: Vec<(SanitizerTool, KernelManifest, Role, Option<String>)> = Vec::new();
+    // The arch of the cubin the oracle will load for each kernel under test on this device:
+    // it decides which launch rules exist.
+    let loaded_arch = |m: &KernelManifest| {
+        built
+            .iter()
+            .find(|b| b.manifest.name == m.name)
+            .and_then(|b| kernel_runtime::device::pick_cubin(device.arch, b))
+            .map(|c| c.arch)
+            .unwrap_or(device.arch)
+    };
     for &tool in &tools {
         for m in &cfg.kernels.under_test {
-            for l in m.launches_at(cfg.problem.head_dim) {
+            for l in m.launches_at(cfg.problem.head_dim, loaded_arch(m)) {
                 plan.push((tool, m.clone(), Role::UnderTest, Some(l.name)));
             }
         }
@@ -227,6 +237,11 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     );
     let summary = GateSummary {
         header: h,
+        loaded_arch: cfg
+            .kernels
+            .under_test
+            .first()
+            .map(|m| loaded_arch(m).to_string()),
         compute_sanitizer: SanitizerInfo {
             path: cs.path.display().to_string(),
             version: cs.version.clone(),

@@ -109,13 +109,15 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         {
             continue;
         }
-        // Every launch that can run at this head dim: the default and each launch rule.
-        let launches = b.manifest.launches_at(cfg.problem.head_dim);
-        for (c, launch) in b
-            .cubins
-            .iter()
-            .flat_map(|c| launches.iter().map(move |l| (c, l.clone())))
-        {
+        // Every launch that can run at this head dim from each cubin: the default and each
+        // launch rule for that cubin's arch.
+        let d = cfg.problem.head_dim;
+        for (c, launch) in b.cubins.iter().flat_map(|c| {
+            b.manifest
+                .launches_at(d, c.arch)
+                .into_iter()
+                .map(move |l| (c, l))
+        }) {
             jobs.push((
                 Context {
                     manifest: &b.manifest,
@@ -210,7 +212,10 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             format!(
                 "{} kernels ({} launches) x {} archs: every policy holds{}",
                 built.len(),
-                rows.len() / cfg.kernels.archs.len().max(1),
+                rows.iter()
+                    .map(Inspection::label)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len(),
                 cfg.kernels.archs.len(),
                 match snap.diff {
                     Some(_) => ", no regression against the snapshot",
