@@ -97,6 +97,29 @@ pub fn check(
                     );
                     continue;
                 };
+                // The manifest: its launches decide what ran as much as the source does.
+                let man = cudadent_evidence::sha256_file(&m.manifest_path)
+                    .with_context(|| format!("hash the manifest of `{}`", m.name))?;
+                match &k.manifest_sha256 {
+                    Some(h) if *h == man => {}
+                    Some(h) => out.fail(
+                        &config,
+                        &format!("{}.manifest", k.name),
+                        format!(
+                            "stale: {} changed since {} was written (recorded manifest_sha256 {h}, now {man})",
+                            rel(repo, &m.manifest_path),
+                            s.rel
+                        ),
+                    ),
+                    None => out.fail(
+                        &config,
+                        &format!("{}.manifest", k.name),
+                        format!(
+                            "stale: {} records no manifest_sha256 for `{}` (written before manifests were hashed): run the gate again",
+                            s.rel, k.name
+                        ),
+                    ),
+                }
                 let src = cudadent_evidence::sha256_file(&m.source_path)
                     .with_context(|| format!("hash kernel source of `{}`", m.name))?;
                 if src == k.source_sha256 {

@@ -264,6 +264,31 @@ fn a_stale_kernel_source_hash_fails_require_fresh_naming_the_source() {
 }
 
 #[test]
+fn a_stale_manifest_hash_fails_require_fresh_naming_the_manifest() {
+    // A launch rule's threshold changes what runs without touching the source.
+    let tmp = evidence_copy(&|_| true);
+    edit_json(&tmp.path().join("bench/canon_6/summary.json"), |v| {
+        let k = v["kernels"]
+            .as_array_mut()
+            .expect("kernels")
+            .iter_mut()
+            .find(|k| k["name"] == "fa_tc")
+            .expect("fa_tc");
+        k["manifest_sha256"] = "0".repeat(64).into();
+    });
+    expect(&run(&["--write-manifest", s(tmp.path())]), 0, &[]);
+    let o = run(&["--require-fresh", s(tmp.path())]);
+    if toolchain_skip(&o) {
+        return;
+    }
+    expect(
+        &o,
+        1,
+        &["stale: kernels/attention/fa_tc.toml changed since bench/canon_6/summary.json was written"],
+    );
+}
+
+#[test]
 fn a_kernel_source_edited_in_the_tree_is_stale() {
     // A copy of the repository's configs and kernels with fa_s512_v3.cu edited.
     let repo = tempfile::tempdir().expect("tempdir");

@@ -35,6 +35,11 @@ pub struct KernelRecord {
     pub name: String,
     /// sha256 of the kernel's source (and nothing else).
     pub source_sha256: String,
+    /// sha256 of the kernel's manifest: its launches (entries, geometry, launch rules) decide
+    /// what ran as much as the source does. Absent in summaries written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
     /// sha256 of each built cubin, by arch (`sm_90`).
     pub cubins: BTreeMap<String, String>,
 }

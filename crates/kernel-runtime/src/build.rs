@@ -53,6 +53,8 @@ pub struct BuiltKernel {
     pub manifest: KernelManifest,
     /// sha256 of the source file alone.
     pub source_sha256: String,
+    /// sha256 of the manifest file.
+    pub manifest_sha256: String,
     /// One per arch, in the order asked.
     pub cubins: Vec<BuiltCubin>,
 }
@@ -68,6 +70,7 @@ impl BuiltKernel {
         cudadent_evidence::KernelRecord {
             name: self.manifest.name.clone(),
             source_sha256: self.source_sha256.clone(),
+            manifest_sha256: Some(self.manifest_sha256.clone()),
             cubins: self
                 .cubins
                 .iter()
@@ -104,11 +107,15 @@ pub fn build_kernel(
     manifest: &KernelManifest,
     opts: &BuildOptions,
 ) -> Result<BuiltKernel, RuntimeError> {
-    let source_sha256 = sha256_file(&manifest.source_path).map_err(|e| RuntimeError::Io {
-        action: "hash",
-        path: manifest.source_path.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let hash = |path: &std::path::Path| {
+        sha256_file(path).map_err(|e| RuntimeError::Io {
+            action: "hash",
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    };
+    let source_sha256 = hash(&manifest.source_path)?;
+    let manifest_sha256 = hash(&manifest.manifest_path)?;
     let inputs = source_closure(&manifest.source_path)?;
     let inputs = &inputs;
     let results: Vec<Result<BuiltCubin, RuntimeError>> = std::thread::scope(|s| {
@@ -133,6 +140,7 @@ pub fn build_kernel(
     Ok(BuiltKernel {
         manifest: manifest.clone(),
         source_sha256,
+        manifest_sha256,
         cubins,
     })
 }
