@@ -332,14 +332,14 @@ fn gates_disagreeing_on_the_cubin_that_ran_fail_with_both_hashes() {
         tmp.path(),
         "bench/canon_3/summary.json",
         "fa_tc",
-        "sm_90",
+        "sm_90a", // the arch the GPU gates ran (loaded_arch)
         &forged,
     );
     expect(
         &run(&["--write-manifest", s(tmp.path())]),
         1,
         &[
-            &format!("fa_tc sm_90: bench (bench/canon_3/summary.json) ran cubin sha256 {forged}"),
+            &format!("fa_tc sm_90a: bench (bench/canon_3/summary.json) ran cubin sha256 {forged}"),
             &format!("stats (stats/canon_3/summary.json) inspected sha256 {old}"),
         ],
     );
@@ -377,7 +377,7 @@ fn merge_of_shards_checks_clean() {
 
 #[test]
 fn merge_of_shards_with_different_cubin_hashes_fails_with_both_hashes() {
-    // Two jobs on different machines: the bench job's sm_90 build differs from the
+    // Two jobs on different machines: the bench job's sm_90a build differs from the
     // inspector's.
     let gpu = evidence_copy(&|rel| !rel.starts_with("stats/"));
     let cpu = evidence_copy(&|rel| rel.starts_with("stats/"));
@@ -386,7 +386,7 @@ fn merge_of_shards_with_different_cubin_hashes_fails_with_both_hashes() {
         gpu.path(),
         "bench/canon_5/summary.json",
         "fa_s512_v3",
-        "sm_90",
+        "sm_90a",
         &other,
     );
     let out = tempfile::tempdir().expect("tempdir");
@@ -394,7 +394,7 @@ fn merge_of_shards_with_different_cubin_hashes_fails_with_both_hashes() {
     expect(
         &run(&["merge", s(&merged), s(gpu.path()), s(cpu.path())]),
         1,
-        &[&other, &old, "fa_s512_v3 sm_90"],
+        &[&other, &old, "fa_s512_v3 sm_90a"],
     );
 }
 
