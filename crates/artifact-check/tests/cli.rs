@@ -238,53 +238,43 @@ fn a_header_field_missing_fails() {
     );
 }
 
-#[test]
-fn a_stale_kernel_source_hash_fails_require_fresh_naming_the_source() {
+/// Forges fa_tc's recorded `field` hash in `summary` of a good evidence copy: integrity and
+/// verdicts stay fine, so only `--require-fresh` can catch it, with `message`.
+fn forged_kernel_hash_is_stale(summary: &str, field: &str, message: &str) {
     let tmp = evidence_copy(&|_| true);
-    edit_json(&tmp.path().join("oracle/canon_4/summary.json"), |v| {
+    edit_json(&tmp.path().join(summary), |v| {
         let k = v["kernels"]
             .as_array_mut()
             .expect("kernels")
             .iter_mut()
             .find(|k| k["name"] == "fa_tc")
             .expect("fa_tc");
-        k["source_sha256"] = "0".repeat(64).into();
+        k[field] = "0".repeat(64).into();
     });
-    // Integrity and verdicts are fine: only freshness can catch it.
     expect(&run(&["--write-manifest", s(tmp.path())]), 0, &[]);
     let o = run(&["--require-fresh", s(tmp.path())]);
     if toolchain_skip(&o) {
         return;
     }
-    expect(
-        &o,
-        1,
-        &["stale: kernels/attention/fa_tc.cu changed since oracle/canon_4/summary.json was written"],
+    expect(&o, 1, &[message]);
+}
+
+#[test]
+fn a_stale_kernel_source_hash_fails_require_fresh_naming_the_source() {
+    forged_kernel_hash_is_stale(
+        "oracle/canon_4/summary.json",
+        "source_sha256",
+        "stale: kernels/attention/fa_tc.cu changed since oracle/canon_4/summary.json was written",
     );
 }
 
 #[test]
 fn a_stale_manifest_hash_fails_require_fresh_naming_the_manifest() {
     // A launch rule's threshold changes what runs without touching the source.
-    let tmp = evidence_copy(&|_| true);
-    edit_json(&tmp.path().join("bench/canon_6/summary.json"), |v| {
-        let k = v["kernels"]
-            .as_array_mut()
-            .expect("kernels")
-            .iter_mut()
-            .find(|k| k["name"] == "fa_tc")
-            .expect("fa_tc");
-        k["manifest_sha256"] = "0".repeat(64).into();
-    });
-    expect(&run(&["--write-manifest", s(tmp.path())]), 0, &[]);
-    let o = run(&["--require-fresh", s(tmp.path())]);
-    if toolchain_skip(&o) {
-        return;
-    }
-    expect(
-        &o,
-        1,
-        &["stale: kernels/attention/fa_tc.toml changed since bench/canon_6/summary.json was written"],
+    forged_kernel_hash_is_stale(
+        "bench/canon_6/summary.json",
+        "manifest_sha256",
+        "stale: kernels/attention/fa_tc.toml changed since bench/canon_6/summary.json was written",
     );
 }
 
