@@ -1,8 +1,12 @@
-// fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+).
-// Shipped version v5 (v1 lives on as variants/fa_tc_v1.cu; history and numbers in NOTES.md).
+// fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
+// wgmma on sm_90a).  Shipped version v9 (v1 lives on as variants/fa_tc_v1.cu; history and
+// numbers in NOTES.md).  Four entries, all ABI attention_fwd_v1; fa_tc.toml says which runs:
+//   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below);
+//   fa_tc_fwd_d64_small_grid        [[launch_rule]] small_grid: D = 64, small grids (v6);
+//   fa_tc_fwd_d64_wgmma             [[launch_rule]] wgmma: D = 64, sm_90a cubins only.
+// The two launch rules are at the end of this file.
 //
-// ABI attention_fwd_v1 (see kernels/README.md), one entry per head dim (fa_tc.toml,
-// [entry_by_head_dim]; the runtime picks the entry for D):
+// The default launch: one entry per head dim (fa_tc.toml, [entry_by_head_dim]):
 //   extern "C" __global__ void fa_tc_fwd_d64 (const __half* Q, const __half* K,
 //                                             const __half* V, __half* O, int B, int H,
 //                                             int S, int D, float softmax_scale, int causal);
