@@ -14,15 +14,21 @@ for b in target/release/*; do
   [ -f "$b" ] && [ -x "$b" ] && cp "$b" .device/bin/
 done
 strip .device/bin/* 2>/dev/null || true
-for c in configs/*.toml; do target/release/cudadent --config "$c" build --quiet; done
-target/release/cudadent build --quiet --kernel kernels/selftest/hardening/traps.toml
+# Build every config's kernels into an empty cache, so that exactly the cubins the configs
+# use travel (the working cache may also hold builds of edited copies, from tests).
+fresh=$(mktemp -d)
+trap 'rm -rf "$fresh"' EXIT
+for c in configs/*.toml; do CUDADENT_CACHE_DIR=$fresh target/release/cudadent --config "$c" build --quiet; done
+CUDADENT_CACHE_DIR=$fresh target/release/cudadent build --quiet --kernel kernels/selftest/hardening/traps.toml
 # Only the H100's cubins (sm_90, sm_90a) travel: the carry limit is 64 MiB in all.
 rm -rf .device/cache
-for d in .cache/cudadent/build/*/sm_90-* .cache/cudadent/build/*/sm_90a-*; do
+for d in "$fresh"/*/sm_90-* "$fresh"/*/sm_90a-*; do
   [ -d "$d" ] || continue
   mkdir -p ".device/cache/cudadent/build/$(basename "$(dirname "$d")")"
   cp -r "$d" ".device/cache/cudadent/build/$(basename "$(dirname "$d")")/"
 done
+# artifact-check never runs there.
+rm -f .device/bin/artifact-check
 # Provenance for the copy of the tree that travels without .git.
 echo "$(git rev-parse HEAD) $([ -n "$(git status --porcelain --untracked-files=no)" ] && echo true || echo false)" > .device/provenance
 du -sh .device

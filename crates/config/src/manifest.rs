@@ -179,6 +179,15 @@ fn no_shared() -> Spanned<BTreeMap<String, u32>> {
     Spanned::new(0..0, BTreeMap::new())
 }
 
+/// Lower-case hex sha256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Whether `s` can name a kernel or a launch: letters, digits, `_` and `-`, not empty.
 fn is_name(s: &str) -> bool {
     !s.is_empty()
@@ -242,6 +251,8 @@ pub struct KernelManifest {
     pub name: String,
     /// The manifest file.
     pub manifest_path: PathBuf,
+    /// sha256 of the manifest text that was parsed (the file's bytes, when loaded from one).
+    pub manifest_sha256: String,
     /// The CUDA source, resolved relative to the manifest.
     pub source_path: PathBuf,
     /// `extern "C"` entry symbol.
@@ -489,6 +500,7 @@ impl KernelManifest {
         Ok(KernelManifest {
             name: name.clone(),
             manifest_path: path.to_path_buf(),
+            manifest_sha256: sha256_hex(text.as_bytes()),
             source_path,
             entry: entry.clone(),
             abi: raw.abi,

@@ -107,15 +107,12 @@ pub fn build_kernel(
     manifest: &KernelManifest,
     opts: &BuildOptions,
 ) -> Result<BuiltKernel, RuntimeError> {
-    let hash = |path: &std::path::Path| {
-        sha256_file(path).map_err(|e| RuntimeError::Io {
-            action: "hash",
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })
-    };
-    let source_sha256 = hash(&manifest.source_path)?;
-    let manifest_sha256 = hash(&manifest.manifest_path)?;
+    let source_sha256 = sha256_file(&manifest.source_path).map_err(|e| RuntimeError::Io {
+        action: "hash",
+        path: manifest.source_path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let manifest_sha256 = manifest.manifest_sha256.clone();
     let inputs = source_closure(&manifest.source_path)?;
     let inputs = &inputs;
     let results: Vec<Result<BuiltCubin, RuntimeError>> = std::thread::scope(|s| {
