@@ -19,5 +19,6 @@ pub use config::{
 };
 pub use error::ConfigError;
 pub use manifest::{
-    launch_label, Abi, Control, Dtype, Gate, KernelManifest, Launch, LaunchRule, DEFAULT_LAUNCH,
+    launch_file_stem, launch_label, Abi, Control, Dtype, Gate, KernelManifest, Launch, LaunchRule,
+    DEFAULT_LAUNCH,
 };

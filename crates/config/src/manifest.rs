@@ -226,6 +226,16 @@ pub fn launch_label(kernel: &str, launch: &str) -> String {
     }
 }
 
+/// How artifact file names start for one launch of a kernel: `kernel` for its default
+/// launch, `kernel.launch` for a launch rule (`fa_tc.small_grid.sm_90.sass.txt`).
+pub fn launch_file_stem(kernel: &str, launch: &str) -> String {
+    if launch == DEFAULT_LAUNCH {
+        kernel.to_string()
+    } else {
+        format!("{kernel}.{launch}")
+    }
+}
+
 impl LaunchRule {
     /// Whether a cubin built for `arch` has this launch.
     pub fn runs_on(&self, arch: Arch) -> bool {
@@ -456,7 +466,6 @@ impl KernelManifest {
                     "must be at least 1 (leave it out for no bound)".into(),
                 ));
             }
-            let archs = r.archs.as_ref().map(|a| a.get_ref().clone());
             if let Some(a) = r.archs.as_ref().filter(|a| a.get_ref().is_empty()) {
                 return Err(err(
                     a.span(),
@@ -468,7 +477,11 @@ impl KernelManifest {
                 name: name.clone(),
                 head_dim,
                 max_default_grid: r.max_default_grid.as_ref().map(|g| *g.get_ref()),
-                archs: archs.unwrap_or_default(),
+                archs: r
+                    .archs
+                    .as_ref()
+                    .map(|a| a.get_ref().clone())
+                    .unwrap_or_default(),
                 entry: entry.clone(),
                 block_m: *r.block_m.get_ref(),
                 threads: *r.threads.get_ref(),

@@ -53,8 +53,6 @@ pub struct BuiltKernel {
     pub manifest: KernelManifest,
     /// sha256 of the source file alone.
     pub source_sha256: String,
-    /// sha256 of the manifest file.
-    pub manifest_sha256: String,
     /// One per arch, in the order asked.
     pub cubins: Vec<BuiltCubin>,
 }
@@ -70,7 +68,7 @@ impl BuiltKernel {
         cudadent_evidence::KernelRecord {
             name: self.manifest.name.clone(),
             source_sha256: self.source_sha256.clone(),
-            manifest_sha256: Some(self.manifest_sha256.clone()),
+            manifest_sha256: Some(self.manifest.manifest_sha256.clone()),
             cubins: self
                 .cubins
                 .iter()
@@ -112,7 +110,6 @@ pub fn build_kernel(
         path: manifest.source_path.clone(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let manifest_sha256 = manifest.manifest_sha256.clone();
     let inputs = source_closure(&manifest.source_path)?;
     let inputs = &inputs;
     let results: Vec<Result<BuiltCubin, RuntimeError>> = std::thread::scope(|s| {
@@ -137,7 +134,6 @@ pub fn build_kernel(
     Ok(BuiltKernel {
         manifest: manifest.clone(),
         source_sha256,
-        manifest_sha256,
         cubins,
     })
 }

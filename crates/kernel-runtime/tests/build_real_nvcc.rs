@@ -166,7 +166,6 @@ fn an_sm_90_gpu_runs_the_sm_90a_cubin_where_one_was_built() {
     let built = |archs: &[&str]| kernel_runtime::build::BuiltKernel {
         manifest: m.clone(),
         source_sha256: String::new(),
-        manifest_sha256: String::new(),
         cubins: archs.iter().map(|a| cubin(a)).collect(),
     };
     let pick = |dev: &str, archs: &[&str]| {

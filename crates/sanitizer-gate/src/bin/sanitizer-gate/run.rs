@@ -120,10 +120,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             cuda_root: cli.common.cuda_root.clone(),
             launch: launch.clone(),
         };
-        let label = match launch.as_deref() {
-            Some(l) => cudadent_config::launch_label(&m.name, l),
-            None => m.name.clone(),
-        };
+        // Controls run as their manifest chooses: named like a default launch.
+        let named = launch.as_deref().unwrap_or(cudadent_config::DEFAULT_LAUNCH);
+        let label = cudadent_config::launch_label(&m.name, named);
         let args = sanitizer_args(*tool, cfg.sanitizer.padding_bytes, &target);
         let command = shell_line(&cs.path, &args);
         out.progress(format!(
@@ -155,12 +154,11 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             "{GATE_PREFIX} {}\n",
             cap.exit.annotation(cap.wall_s)
         ));
-        let log_name = match launch.as_deref() {
-            Some(l) if l != cudadent_config::DEFAULT_LAUNCH => {
-                format!("{}.{l}.{}.log", m.name, tool.name())
-            }
-            _ => format!("{}.{}.log", m.name, tool.name()),
-        };
+        let log_name = format!(
+            "{}.{}.log",
+            cudadent_config::launch_file_stem(&m.name, named),
+            tool.name()
+        );
         write_atomic(&dir.join(&log_name), text.as_bytes())?;
         let parsed = parse_log(&text);
         let eval = gate::evaluate(

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cudadent_config::{launch_label, KernelManifest, Launch};
+use cudadent_config::{launch_file_stem, launch_label, KernelManifest, Launch};
 use kernel_runtime::build::BuiltCubin;
 use kernel_runtime::toolchain::Tool;
 use kernel_runtime::RuntimeError;
@@ -278,11 +278,7 @@ pub fn inspect(cx: &Context<'_>, cubin: &BuiltCubin) -> Result<Inspection, Runti
         ),
     };
     let ptx_module = ptx.modules.first();
-    let stem = if cx.launch.is_default() {
-        format!("{}.{arch}", m.name)
-    } else {
-        format!("{}.{}.{arch}", m.name, cx.launch.name)
-    };
+    let stem = format!("{}.{arch}", launch_file_stem(&m.name, &cx.launch.name));
     Ok(Inspection {
         kernel: m.name.clone(),
         arch,
