@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer bench bench3 again agreement ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma
+#     selfcheck wgmma profile
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -166,8 +166,28 @@ for stage in "${stages[@]}"; do
     wgmma)
       # The sm_90a wgmma prototype (kernels/attention/variants/wgmma): built here with the
       # machine's nvcc, checked and timed by its own host harness against fa_tc.
-      STEP_LIMIT=300 timed wgmma bash kernels/attention/variants/wgmma/run.sh logs/wgmma
+      # A selfcheck prebuilt on the CPU machine (.device/wgmma/fa_wg_selfcheck) runs as is.
+      pre=(); [ -x .device/wgmma/fa_wg_selfcheck ] && pre=(env FA_WG_SELFCHECK_BIN=.device/wgmma/fa_wg_selfcheck)
+      STEP_LIMIT=300 timed wgmma "${pre[@]}" bash kernels/attention/variants/wgmma/run.sh logs/wgmma
       grep -hE "^(CHECK|TIME|HGMMA|ptxas)" logs/wgmma/*.log >> "$summary" 2>/dev/null
+      ;;
+    profile)
+      # Nsight Compute's full section set for fa_tc's launch at canon_6 (wgmma) and canon_4
+      # (mma.sync D = 128) and for cuDNN's SDPA kernel at the same shapes: stall reasons,
+      # pipe utilisation, occupancy, and the launch configuration cuDNN chose.
+      sections=(--section LaunchStats --section Occupancy --section SpeedOfLight
+        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis
+        --section SchedulerStats --section WarpStateStats --section InstructionStats
+        --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,lts__t_bytes.sum)
+      for n in 6 4; do
+        STEP_LIMIT=180 timed "profile.fa_tc.canon_$n" ncu --clock-control none "${sections[@]}" -k regex:fa_tc \
+          oracle --config "configs/canon_$n.toml" --kernel kernels/attention/fa_tc.toml --single-launch
+      done
+      STEP_LIMIT=180 timed profile.cudnn.canon_6 ncu --clock-control none "${sections[@]}" -k regex:'sdpa|fprop|fmha|flash|attn' --launch-skip 2 --launch-count 1 \
+        python3 scripts/sdpa_profile.py 16 16 512 64 0 cudnn
+      STEP_LIMIT=180 timed profile.cudnn.canon_4 ncu --clock-control none "${sections[@]}" -k regex:'sdpa|fprop|fmha|flash|attn' --launch-skip 2 --launch-count 1 \
+        python3 scripts/sdpa_profile.py 4 16 2048 128 1 cudnn
+      for f in logs/profile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
       ;;
     *) note "unknown stage $stage" ;;
   esac

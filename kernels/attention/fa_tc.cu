@@ -1,10 +1,11 @@
 // fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
-// wgmma on sm_90a).  Shipped version v9 (v1 lives on as variants/fa_tc_v1.cu; history and
-// numbers in NOTES.md).  Four entries, all ABI attention_fwd_v1; fa_tc.toml says which runs:
+// wgmma on sm_90a).  Shipped version v10 (v1 lives on as variants/fa_tc_v1.cu; history and
+// numbers in NOTES.md).  Five entries, all ABI attention_fwd_v1; fa_tc.toml says which runs:
 //   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below);
 //   fa_tc_fwd_d64_small_grid        [[launch_rule]] small_grid: D = 64, small grids (v6);
-//   fa_tc_fwd_d64_wgmma             [[launch_rule]] wgmma: D = 64, sm_90a cubins only.
-// The two launch rules are at the end of this file.
+//   fa_tc_fwd_d64_wgmma             [[launch_rule]] wgmma: D = 64, sm_90a cubins only;
+//   fa_tc_fwd_d128_wgmma            [[launch_rule]] wgmma_d128: D = 128, sm_90a cubins only.
+// The three launch rules are at the end of this file.
 //
 // The default launch: one entry per head dim (fa_tc.toml, [entry_by_head_dim]):
 //   extern "C" __global__ void fa_tc_fwd_d64 (const __half* Q, const __half* K,
@@ -42,15 +43,21 @@ FA_TCV_ENTRY_NS(fa_tc_fwd_d128, 128, 4, 1, 2, 2)
 // is small (canon_3: 128 CTAs on 132 SMs); SASS identical to variants/fa_tc_v6.cu's entry.
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64_small_grid, 64, 2, 2, 2, 3)
 
-// The sm_90a launch (fa_tc.toml, [[launch_rule]] "wgmma"; NOTES.md, the wgmma prototype):
-// D = 64, one warpgroup per 64 query rows, wgmma (HGMMA) for Q K^T and P V, 128 threads,
-// 57344 B, 4 CTAs/SM.  Body: variants/wgmma/fa_wg_core.cuh, the same code as the
-// prototype's fa_wg_fwd_d64.  Compiled for any other arch it is a stub that traps: the
-// manifest's rule names this entry for sm_90a cubins only.
-FA_WG_ENTRY(fa_tc_fwd_d64_wgmma, 1, 3, false, 4)
+// The sm_90a launches (fa_tc.toml, [[launch_rule]] "wgmma" and "wgmma_d128"; NOTES.md, v10):
+// one warpgroup per 64 query rows, wgmma (HGMMA) for Q K^T and P V, 64-key tiles, a 3-stage
+// cp.async ring, 128 threads.  Body: variants/wgmma/fa_wg_core.cuh, the same template
+// arguments as the prototype's fa_wg_fwd_d64 / fa_wg_pipe_fwd_d128:
+//   D = 64 : 57344 B, 4 CTAs/SM, lazy rescale;
+//   D = 128: 114688 B, 2 CTAs/SM, lazy rescale, PV(t) in flight under the issue of S(t+1).
+// Compiled for any other arch they are stubs that trap: the manifest's rules name these
+// entries for sm_90a cubins only.
+//          name                  D    BN  NS lazy  pipe   min CTAs/SM
+FA_WG_ENTRY(fa_tc_fwd_d64_wgmma,  64,  64, 3, true, false, 4)
+FA_WG_ENTRY(fa_tc_fwd_d128_wgmma, 128, 64, 3, true, true,  2)
 
 static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes <= 99 * 1024, "sm_89: 99 KiB per block");
 static_assert(fa_tcv::Cfg<64, 2, 2, 2>::kSmemBytes == 69632, "fa_tc.toml: small_grid smem");
-static_assert(FA_WG_SMEM_BYTES == 57344, "fa_tc.toml: wgmma smem");
+static_assert(FA_WG_SMEM_BYTES(64, 64, 3) == 57344, "fa_tc.toml: wgmma smem");
+static_assert(FA_WG_SMEM_BYTES(128, 64, 3) == 114688, "fa_tc.toml: wgmma_d128 smem");

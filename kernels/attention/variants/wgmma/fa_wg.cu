@@ -87,9 +87,13 @@
 //     after the wait so that no read is hoisted above it.
 #include "fa_wg_core.cuh"
 
-// The ABI entry (block_m 64, 128 threads, 57344 B) and three experimental siblings, same ABI
-// apart from block_m / threads / shared bytes (see the table in the header).
-FA_WG_ENTRY(fa_wg_fwd_d64, 1, 3, false, 4)
-FA_WG_ENTRY(fa_wg_m128_fwd_d64, 2, 3, false, 2)
-FA_WG_ENTRY(fa_wg_ovl_fwd_d64, 1, 4, true, 3)
-FA_WG_ENTRY(fa_wg_m128_ovl_fwd_d64, 2, 4, true, 1)
+// The prototype's entries (ABI attention_fwd_v1, 128 threads, block_m 64; see the table in
+// the header for keys per tile, stages and shared bytes).
+//          name                D    BN   NS lazy   pipe   min CTAs/SM
+FA_WG_ENTRY(fa_wg_fwd_d64,        64,  64,  3, true,  false, 4)
+FA_WG_ENTRY(fa_wg_pipe_fwd_d64,   64,  64,  3, true,  true,  4)
+FA_WG_ENTRY(fa_wg_ns2_fwd_d64,    64,  64,  2, true,  false, 5)
+FA_WG_ENTRY(fa_wg_n128_fwd_d64,   64,  128, 2, true,  false, 3)
+FA_WG_ENTRY(fa_wg_n128p_fwd_d64,  64,  128, 3, true,  true,  2)
+FA_WG_ENTRY(fa_wg_fwd_d128,       128, 64,  3, true,  false, 2)
+FA_WG_ENTRY(fa_wg_pipe_fwd_d128,  128, 64,  3, true,  true,  2)

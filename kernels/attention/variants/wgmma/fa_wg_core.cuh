@@ -1,7 +1,7 @@
-// fa_wg_core.cuh -- the body of the sm_90a wgmma attention forward (head dim 64): design,
-// layouts and the sources each detail was checked against are in the header of fa_wg.cu.
-// Included by fa_wg.cu (the prototype's four entries) and by ../../fa_tc.cu (the shipped
-// entry fa_tc_fwd_d64_wgmma).
+// fa_wg_core.cuh -- the body of the sm_90a wgmma attention forward (head dims 64 and 128):
+// design, layouts and the sources each detail was checked against are in the header of
+// fa_wg.cu.  Included by fa_wg.cu (the prototype's entries) and by ../../fa_tc.cu (the
+// shipped entries fa_tc_fwd_d64_wgmma, fa_tc_fwd_d128_wgmma).
 //
 // wgmma exists on sm_90a only.  The device code below is compiled only for sm_90a
 // (__CUDA_ARCH_FEAT_SM90_ALL); for any other arch an FA_WG_ENTRY compiles to a stub that
@@ -16,10 +16,9 @@
 
 #include <cuda_fp16.h>
 
-#define FA_WG_SMEM_BYTES 57344       // fa_wg_fwd_d64      (1 warpgroup, block_m 64)
-#define FA_WG_M128_SMEM_BYTES 65536  // fa_wg_m128_fwd_d64 (2 warpgroups, block_m 128)
-#define FA_WG_OVL_SMEM_BYTES 73728   // fa_wg_ovl_fwd_d64  (1 warpgroup, 4 stages, overlap)
-#define FA_WG_M128_OVL_SMEM_BYTES 81920  // fa_wg_m128_ovl_fwd_d64 (2 warpgroups, 4 stages)
+// Dynamic shared memory of a configuration: Q (64 x D) + NS stages x (K + V tiles of BN x D),
+// fp16.  Used by the entries' static_asserts and by the selfcheck's launches.
+#define FA_WG_SMEM_BYTES(D, BN, NS) ((64 * (D) + (NS) * 2 * (BN) * (D)) * 2)
 
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
@@ -27,32 +26,38 @@ namespace fa_wg {
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-constexpr int kD = 64;
-constexpr int kBlockN = 64;
-constexpr int kTileBytes = 64 * 128;                  // 64 rows x 128 B
-
-// NWG consumer warpgroups per CTA (block_m = 64 * NWG, 128 * NWG threads), NS ring stages.
-template <int NWG, int NS>
+// One consumer warpgroup (128 threads) per 64 query rows; head dim D, BN keys per tile,
+// NS cp.async ring stages.
+template <int D, int BN, int NS>
 struct Cfg {
-    static constexpr int kBlockM = 64 * NWG;
-    static constexpr int kThreads = 128 * NWG;
-    static constexpr int kStages = NS;
-    static constexpr int kQBytes = NWG * kTileBytes;
-    static constexpr int kStageBytes = 2 * kTileBytes;  // K tile, V tile
+    static_assert(D == 64 || D == 128, "head dim 64 or 128");
+    static_assert(BN == 64 || BN == 128, "64 or 128 keys per tile");
+    static_assert(NS >= 2, "at least 2 stages");
+    static constexpr int kThreads = 128;
+    static constexpr int kBlockM = 64;
+    static constexpr int kAtoms = D / 64;           // 128-byte swizzle atoms per row
+    static constexpr int kQBytes = 64 * D * 2;
+    static constexpr int kKvBytes = BN * D * 2;     // one K or one V tile
+    static constexpr int kStageBytes = 2 * kKvBytes;
     static constexpr int kSmemBytes = kQBytes + NS * kStageBytes;
+    static constexpr int kS = BN / 2;               // S accumulators per thread (64 x BN f32)
+    static constexpr int kO = D / 2;                // O accumulators per thread (64 x D f32)
 };
-static_assert(Cfg<1, 3>::kSmemBytes == FA_WG_SMEM_BYTES, "smem bytes");
-static_assert(Cfg<2, 3>::kSmemBytes == FA_WG_M128_SMEM_BYTES, "smem bytes");
-static_assert(Cfg<1, 4>::kSmemBytes == FA_WG_OVL_SMEM_BYTES, "smem bytes");
-static_assert(Cfg<2, 4>::kSmemBytes == FA_WG_M128_OVL_SMEM_BYTES, "smem bytes");
+static_assert(Cfg<64, 64, 3>::kSmemBytes == FA_WG_SMEM_BYTES(64, 64, 3), "smem bytes");
+static_assert(Cfg<128, 64, 3>::kSmemBytes == FA_WG_SMEM_BYTES(128, 64, 3), "smem bytes");
 
 __device__ __forceinline__ u32 smem_u32(const void* p) {
     return static_cast<u32>(__cvta_generic_to_shared(p));
 }
+// Byte offset of 16-byte chunk c (0..7) of row r inside a 128-byte-wide swizzle atom.
 __device__ __forceinline__ u32 swz(int r, int c) {
     return static_cast<u32>(r * 128 + ((c ^ (r & 7)) << 4));
 }
-__device__ __forceinline__ void cp_async_16(u32 saddr, const void* gptr, int src_bytes) {
+__device__ __forceinline__ void cp_async_16(u32 saddr, const void* gptr) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(saddr), "l"(gptr)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_16_zfill(u32 saddr, const void* gptr, int src_bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
                  :: "r"(saddr), "l"(gptr), "r"(src_bytes) : "memory");
 }
@@ -78,6 +83,11 @@ __device__ __forceinline__ void wg_wait() {
 }
 __device__ __forceinline__ void fence_reg(float& r) { asm volatile("" : "+f"(r) :: "memory"); }
 __device__ __forceinline__ void fence_reg(u32& r) { asm volatile("" : "+r"(r) :: "memory"); }
+template <int N>
+__device__ __forceinline__ void fence_regs(float (&r)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) fence_reg(r[i]);
+}
 
 // SM90 GMMA shared-memory descriptor (cute GmmaDescriptor), layout_type 1 = SWIZZLE_128B.
 __device__ __forceinline__ u64 make_desc_sw128(u32 saddr, u32 lbo_bytes, u32 sbo_bytes) {
@@ -86,35 +96,69 @@ __device__ __forceinline__ u64 make_desc_sw128(u32 saddr, u32 lbo_bytes, u32 sbo
            (static_cast<u64>((sbo_bytes >> 4) & 0x3FFF) << 32) | (1ull << 62);
 }
 
-#define FA_WG_D32_OUT                                                                       \
-    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),     \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]),          \
-        "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]),       \
-        "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),       \
-        "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]),       \
-        "+f"(d[31])
-#define FA_WG_D32_STR                                                                       \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "\
-    "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define FA_WG_ACC32_OUT \
+    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), \
+    "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), \
+    "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), \
+    "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), \
+    "+f"(d[30]), "+f"(d[31])
+#define FA_WG_ACC32_STR \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, " \
+    "%17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define FA_WG_ACC64_OUT \
+    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), \
+    "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), \
+    "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), \
+    "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), \
+    "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), \
+    "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), \
+    "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), \
+    "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), \
+    "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), \
+    "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+#define FA_WG_ACC64_STR \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, " \
+    "%17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, " \
+    "%47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, " \
+    "%62, %63}"
 
-// D(64x64,f32) (+)= A(64x16, smem K-major) * B(16x64, smem K-major).  SCALE_D 0: D = A*B.
+// D(64xN,f32) (+)= A(64x16, smem K-major) * B(16xN, smem K-major); SCALE_D 0: D = A*B.
 template <int SCALE_D>
-__device__ __forceinline__ void wgmma_ss_m64n64k16(float (&d)[32], u64 desc_a, u64 desc_b) {
+__device__ __forceinline__ void wgmma_ss(float (&d)[32], u64 desc_a, u64 desc_b) {
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " FA_WG_D32_STR
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " FA_WG_ACC32_STR
         ", %32, %33, p, 1, 1, 0, 0;\n}\n"
-        : FA_WG_D32_OUT
+        : FA_WG_ACC32_OUT
         : "l"(desc_a), "l"(desc_b), "n"(SCALE_D));
 }
-// D(64x64,f32) += A(64x16, registers) * B(16x64, smem MN-major: imm-trans-b = 1).
-__device__ __forceinline__ void wgmma_rs_m64n64k16_tb(float (&d)[32], const u32 (&a)[4],
-                                                      u64 desc_b) {
+template <int SCALE_D>
+__device__ __forceinline__ void wgmma_ss(float (&d)[64], u64 desc_a, u64 desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " FA_WG_ACC64_STR
+        ", %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : FA_WG_ACC64_OUT
+        : "l"(desc_a), "l"(desc_b), "n"(SCALE_D));
+}
+// D(64xN,f32) += A(64x16, registers) * B(16xN, smem MN-major: imm-trans-b = 1).
+__device__ __forceinline__ void wgmma_rs_tb(float (&d)[32], const u32 (&a)[4], u64 desc_b) {
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " FA_WG_D32_STR
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " FA_WG_ACC32_STR
         ", {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
-        : FA_WG_D32_OUT
+        : FA_WG_ACC32_OUT
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+}
+__device__ __forceinline__ void wgmma_rs_tb(float (&d)[64], const u32 (&a)[4], u64 desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " FA_WG_ACC64_STR
+        ", {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : FA_WG_ACC64_OUT
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
 }
 
@@ -131,56 +175,98 @@ __device__ __forceinline__ float fast_exp2(float x) {  // ex2(-inf) = +0
     return y;
 }
 
-// cp.async a ROWS x 128-B tile (rows row0.. of a [S, 64] head matrix g) into the swizzled
-// tile at s_tile, with T threads: thread tid copies chunk c = tid & 7 of rows
-// (tid >> 3) + (T / 8) i, so the swizzle term r & 7 is the same for every i.  Rows >= S:
-// src-size 0 (zero fill) from the (valid) head base address.
-template <int ROWS, int T>
+// cp.async an R x D tile (rows row0.. of a [S, D] head matrix g) into the tile at s_tile:
+// kAtoms swizzle atoms of R rows x 128 B each, atom a holding columns 64a..64a+63.  Thread
+// tid copies chunk c = tid & 7 of rows (tid >> 3) + 16 i of every atom, so the swizzle
+// term r & 7 is the same for all its copies.  FULL: all R rows are < S (no predicates, one
+// pointer); otherwise rows >= S are zero-filled (src-size 0, from the valid row-0 address).
+template <int R, int D, bool FULL>
 __device__ __forceinline__ void load_tile(u32 s_tile, const __half* g, int row0, int S,
                                           int tid) {
-    constexpr int kRowStep = T / 8;
-    static_assert(kRowStep % 8 == 0 && ROWS % kRowStep == 0, "tile load must divide evenly");
+    constexpr int kAtoms = D / 64;
+    static_assert(R % 16 == 0, "tile rows");
     const int c = tid & 7;
-    const int r0 = tid >> 3;
+    const int r0 = tid >> 3;  // 0..15
     const u32 s0 = s_tile + swz(r0, c);
+    const __half* g0 = g + static_cast<size_t>(row0 + r0) * D + c * 8;
 #pragma unroll
-    for (int i = 0; i < ROWS / kRowStep; ++i) {
-        const int grow = row0 + r0 + kRowStep * i;
-        const bool in_range = grow < S;
-        const int off = in_range ? grow * kD + c * 8 : 0;
-        cp_async_16(s0 + i * kRowStep * 128, g + off, in_range ? 16 : 0);
+    for (int i = 0; i < R / 16; ++i) {
+#pragma unroll
+        for (int a = 0; a < kAtoms; ++a) {
+            const u32 sa = s0 + a * (R * 128) + i * (16 * 128);
+            const int off = i * 16 * D + a * 64;
+            if constexpr (FULL) {
+                cp_async_16(sa, g0 + off);
+            } else {
+                const bool in_range = row0 + r0 + 16 * i < S;
+                cp_async_16_zfill(sa, in_range ? g0 + off : g, in_range ? 16 : 0);
+            }
+        }
+    }
+}
+template <int R, int D>
+__device__ __forceinline__ void load_rows(u32 s_tile, const __half* g, int row0, int S,
+                                          int tid) {
+    if (row0 + R <= S) {
+        load_tile<R, D, true>(s_tile, g, row0, S, tid);
+    } else {
+        load_tile<R, D, false>(s_tile, g, row0, S, tid);
     }
 }
 
-// S = Q K^T for one warpgroup: 4 k-steps of 16 over D = 64 (+32 B on both start addresses).
-__device__ __forceinline__ void gemm_qk(float (&s)[32], u64 desc_q, u64 desc_k) {
-    wgmma_ss_m64n64k16<0>(s, desc_q + 0, desc_k + 0);
-    wgmma_ss_m64n64k16<1>(s, desc_q + 2, desc_k + 2);
-    wgmma_ss_m64n64k16<1>(s, desc_q + 4, desc_k + 4);
-    wgmma_ss_m64n64k16<1>(s, desc_q + 6, desc_k + 6);
+// S = Q K^T: D/16 k-steps; k-step kk reads columns 16kk.. of atom kk/4 (+32 B per step
+// inside an atom; atoms are 64 x 128 B apart in Q and BN x 128 B apart in K).
+template <int D, int BN>
+__device__ __forceinline__ void gemm_qk(float (&s)[BN / 2], u64 desc_q, u64 desc_k) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+        const u64 dq = desc_q + (((kk / 4) * 64 * 128 + (kk % 4) * 32) >> 4);
+        const u64 dk = desc_k + (((kk / 4) * BN * 128 + (kk % 4) * 32) >> 4);
+        if (kk == 0) {
+            wgmma_ss<0>(s, dq, dk);
+        } else {
+            wgmma_ss<1>(s, dq, dk);
+        }
+    }
 }
-// O += P V: 4 key steps of 16 (+2048 B on V's start address each).
-__device__ __forceinline__ void gemm_pv(float (&o)[32], const u32 (&pf)[4][4], u64 desc_v) {
-    wgmma_rs_m64n64k16_tb(o, pf[0], desc_v + 0 * (2048 >> 4));
-    wgmma_rs_m64n64k16_tb(o, pf[1], desc_v + 1 * (2048 >> 4));
-    wgmma_rs_m64n64k16_tb(o, pf[2], desc_v + 2 * (2048 >> 4));
-    wgmma_rs_m64n64k16_tb(o, pf[3], desc_v + 3 * (2048 >> 4));
+// O += P V: BN/16 key steps of 16 (+2048 B on V's start address each); N = D spans the
+// kAtoms atoms of V at the descriptor's LBO.
+template <int D, int BN>
+__device__ __forceinline__ void gemm_pv(float (&o)[D / 2], const u32 (&pf)[BN / 16][4],
+                                        u64 desc_v) {
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) wgmma_rs_tb(o, pf[kk], desc_v + kk * (2048 >> 4));
 }
 
-// Scale, mask and exponentiate one 64x64 score tile in place (s -> unnormalised P, fp32),
-// update the running row max / row sum; returns the O rescale factors in alpha.
-__device__ __forceinline__ void softmax_tile(float (&s)[32], float (&row_max)[2],
+// Mask, then the online softmax of one 64 x BN score tile in place (s -> unnormalised P,
+// fp32); updates the running row max / row sum.  Returns false when the O accumulators keep
+// their scale (alpha = 1 for every row of the warp), true when they must be multiplied by
+// alpha.
+// POS (softmax_scale > 0): the max is taken over raw scores and each exponent is one FFMA,
+// exp2(s * c - max * c) with c = scale * log2(e); otherwise the scores are scaled first
+// (c = 1 after that).  row_max is in the units of s.
+// LAZY (FlashAttention-4's conditional rescaling): the max used for the exponents moves only
+// when some row of the warp would otherwise see exponents above 2^kLazyLog2 (P <= 256 in fp16
+// and fp32 loses nothing: O and l carry the same stale max, which cancels in O / l), so in
+// the steady state the 32-64 multiplies of the O rescale are skipped.
+constexpr float kLazyLog2 = 8.f;
+template <int BN, bool POS, bool LAZY>
+__device__ __forceinline__ bool softmax_tile(float (&s)[BN / 2], float (&row_max)[2],
                                              float (&row_sum)[2], float (&alpha)[2],
-                                             float scale_log2, int n0, int q_row0,
-                                             int w_row0, int S, int causal) {
+                                             float scale_log2, int n0, int q_row0, int w_row0,
+                                             int S, int causal) {
+    constexpr int kS = BN / 2;
     const float kNegInf = -INFINITY;
     const int tig = threadIdx.x & 3;
+    if constexpr (!POS) {
 #pragma unroll
-    for (int i = 0; i < 32; ++i) s[i] *= scale_log2;
-    const bool need_mask = (n0 + kBlockN > S) || (causal && n0 + kBlockN - 1 > w_row0);
+        for (int i = 0; i < kS; ++i) s[i] *= scale_log2;
+    }
+    const float c = POS ? scale_log2 : 1.f;
+    const bool need_mask = (n0 + BN > S) || (causal && n0 + BN - 1 > w_row0);
     if (need_mask) {
 #pragma unroll
-        for (int i = 0; i < 32; ++i) {
+        for (int i = 0; i < kS; ++i) {
             const int col = n0 + (i >> 2) * 8 + tig * 2 + (i & 1);
             const int row = q_row0 + ((i >> 1) & 1) * 8;
             if (col >= S || (causal && col > row)) s[i] = kNegInf;
@@ -188,45 +274,66 @@ __device__ __forceinline__ void softmax_tile(float (&s)[32], float (&row_max)[2]
     }
     float mx[2] = {row_max[0], row_max[1]};
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
+    for (int j = 0; j < kS / 4; ++j) {
         mx[0] = fmaxf(mx[0], fmaxf(s[4 * j + 0], s[4 * j + 1]));
         mx[1] = fmaxf(mx[1], fmaxf(s[4 * j + 2], s[4 * j + 3]));
     }
-    float m_sub[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 1));
         mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 2));
-        m_sub[r] = (mx[r] == kNegInf) ? 0.f : mx[r];  // row fully masked so far: no NaN
-        alpha[r] = fast_exp2(row_max[r] - m_sub[r]);   // ex2(-inf) = 0 on the first tile
-        row_max[r] = mx[r];
+    }
+    // (mx - row_max) * c: +inf while row_max is -inf and mx is not; NaN (no move) while both
+    // are -inf (row fully masked so far).
+    bool rescale = true;
+    if constexpr (LAZY) {
+        const bool grows = (mx[0] - row_max[0]) * c > kLazyLog2 ||
+                           (mx[1] - row_max[1]) * c > kLazyLog2;
+        rescale = __any_sync(0xffffffffu, grows);  // warp-uniform
+    }
+    float m_c[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        if (rescale) {
+            // ex2(-inf) = 0 on the first tile; row fully masked so far: alpha 0, no NaN.
+            const float new_c = (mx[r] == kNegInf) ? 0.f : mx[r] * c;
+            alpha[r] = fast_exp2(fmaf(row_max[r], c, -new_c));
+            row_max[r] = mx[r];
+        } else {
+            alpha[r] = 1.f;
+        }
+        m_c[r] = (row_max[r] == kNegInf) ? 0.f : row_max[r] * c;
     }
     float rs[2] = {0.f, 0.f};
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-        s[4 * j + 0] = fast_exp2(s[4 * j + 0] - m_sub[0]);
-        s[4 * j + 1] = fast_exp2(s[4 * j + 1] - m_sub[0]);
-        s[4 * j + 2] = fast_exp2(s[4 * j + 2] - m_sub[1]);
-        s[4 * j + 3] = fast_exp2(s[4 * j + 3] - m_sub[1]);
+    for (int j = 0; j < kS / 4; ++j) {
+        s[4 * j + 0] = fast_exp2(fmaf(s[4 * j + 0], c, -m_c[0]));
+        s[4 * j + 1] = fast_exp2(fmaf(s[4 * j + 1], c, -m_c[0]));
+        s[4 * j + 2] = fast_exp2(fmaf(s[4 * j + 2], c, -m_c[1]));
+        s[4 * j + 3] = fast_exp2(fmaf(s[4 * j + 3], c, -m_c[1]));
         rs[0] += s[4 * j + 0] + s[4 * j + 1];
         rs[1] += s[4 * j + 2] + s[4 * j + 3];
     }
     row_sum[0] = row_sum[0] * alpha[0] + rs[0];
     row_sum[1] = row_sum[1] * alpha[1] + rs[1];
+    return rescale;
 }
 
-__device__ __forceinline__ void rescale_and_pack(float (&o)[32], const float (&s)[32],
-                                                 const float (&alpha)[2], u32 (&pf)[4][4]) {
+template <int D>
+__device__ __forceinline__ void rescale(float (&o)[D / 2], const float (&alpha)[2]) {
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
+    for (int j = 0; j < D / 8; ++j) {
         o[4 * j + 0] *= alpha[0];
         o[4 * j + 1] *= alpha[0];
         o[4 * j + 2] *= alpha[1];
         o[4 * j + 3] *= alpha[1];
     }
-    // A fragment of key step kk = accumulator columns 16kk..16kk+15 (see header).
+}
+template <int BN>
+__device__ __forceinline__ void pack_p(const float (&s)[BN / 2], u32 (&pf)[BN / 16][4]) {
+    // A fragment of key step kk = accumulator columns 16kk..16kk+15 (see fa_wg.cu).
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
+    for (int kk = 0; kk < BN / 16; ++kk) {
         pf[kk][0] = pack_half2(s[8 * kk + 0], s[8 * kk + 1]);
         pf[kk][1] = pack_half2(s[8 * kk + 2], s[8 * kk + 3]);
         pf[kk][2] = pack_half2(s[8 * kk + 4], s[8 * kk + 5]);
@@ -234,33 +341,22 @@ __device__ __forceinline__ void rescale_and_pack(float (&o)[32], const float (&s
     }
 }
 
-// NWG warpgroups per CTA, NS ring stages, OVL: issue S(t+1) before the softmax of tile t
-// (FA3's intra-warpgroup overlap; needs NS >= 4, see below).
+// The forward pass of one CTA (64 query rows of one head).
 //
-// Ring: tile i lives in stage i % NS.  Loads run L tiles ahead (at the top of iteration t,
-// tile t+L goes into the stage of tile t+L-NS).  One cp.async group per iteration (possibly
-// empty), one __syncthreads at the end of each iteration.
-//   !OVL: L = NS-1.  Iteration t reads stage t only (S(t) and PV(t) both waited for inside
-//         the iteration), so stage t-1 is free at the top of iteration t; the end-of-
-//         iteration wait needs tile t+1: cp.async.wait_group NS-2.
-//   OVL:  L = NS-2.  Iteration t issues S(t+1) (stage t+1) before softmax(t), waits for
-//         PV(t-1) and S(t+1) after softmax(t), issues PV(t) (stage t) and leaves it in
-//         flight across the barrier (it overlaps the softmax of tile t+1).  So at the top of iteration t the stage of tile t-2 is the newest
-//         free one (PV(t-2) was waited for in iteration t-1, before its barrier), hence
-//         L = NS-2; the end-of-iteration wait needs tile t+2: wait_group NS-4.
-template <int NWG, int NS, bool OVL>
+// Ring: key tile i lives in stage i % NS.  Loads run L = NS-1 tiles ahead: at the top of
+// iteration t, tile t+L goes into the stage of tile t-1, which nobody reads any more (the
+// barrier that ended iteration t-1 came after every S(t-1) and PV(t-1) was waited for).  One
+// cp.async group per iteration (possibly empty), one __syncthreads at the end of each
+// iteration, after cp.async.wait_group NS-2 (tile t+1 landed) and the proxy fence.
+template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
                                     unsigned char* smem_raw) {
-    using C = Cfg<NWG, NS>;
-    constexpr int T = C::kThreads;
-    constexpr int L = OVL ? NS - 2 : NS - 1;
-    static_assert(!OVL || NS >= 4, "OVL needs 4 stages");
-    static_assert(OVL || NS >= 2, "at least 2 stages");
+    using C = Cfg<D, BN, NS>;
+    constexpr int L = NS - 1;
     const int tid = threadIdx.x;
-    const int warp = tid >> 5;  // 0 .. 4*NWG-1; rows 16*warp .. of the CTA's block
-    const int wg = warp >> 2;
+    const int warp = tid >> 5;  // 0..3: rows 16*warp.. of the CTA's 64
     const int lane = tid & 31;
     const int gid = lane >> 2;
     const int tig = lane & 3;
@@ -269,7 +365,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
                             : static_cast<int>(blockIdx.x);
     const int m0 = mblk * C::kBlockM;
     if (m0 >= S) return;  // uniform per CTA
-    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * kD;
+    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
     const __half* Qh = Q + head;
     const __half* Kh = K + head;
     const __half* Vh = V + head;
@@ -280,45 +376,42 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const u32 sStages = sQ + C::kQBytes;
 
     const int n_end = causal ? min(S, m0 + C::kBlockM) : S;
-    const int n_tiles = (n_end + kBlockN - 1) / kBlockN;
-    // This warpgroup's rows: [wg_row0, wg_row0 + 64); causal: it needs tiles < wg_tiles only
-    // (a warpgroup-uniform prefix of the CTA's tiles).
-    const int wg_row0 = m0 + wg * 64;
-    const int wg_tiles = causal ? min(n_tiles, (min(S, wg_row0 + 64) + kBlockN - 1) / kBlockN)
-                                : n_tiles;
+    const int n_tiles = (n_end + BN - 1) / BN;
     const int w_row0 = m0 + warp * 16;  // first row of this warp
     const int q_row0 = w_row0 + gid;    // row of s[4j+0..1]; s[4j+2..3]: +8
 
     // ---- prologue: group {Q, tile 0}, group {tile 1}, ..., group {tile L-1} ----
-    load_tile<C::kBlockM, T>(sQ, Qh, m0, S, tid);
+    load_rows<64, D>(sQ, Qh, m0, S, tid);
 #pragma unroll
     for (int ps = 0; ps < L; ++ps) {
         if (ps < n_tiles) {
-            load_tile<64, T>(sStages + ps * C::kStageBytes, Kh, ps * kBlockN, S, tid);
-            load_tile<64, T>(sStages + ps * C::kStageBytes + kTileBytes, Vh, ps * kBlockN, S,
-                             tid);
+            const u32 st = sStages + ps * C::kStageBytes;
+            load_rows<BN, D>(st, Kh, ps * BN, S, tid);
+            load_rows<BN, D>(st + C::kKvBytes, Vh, ps * BN, S, tid);
         }
         cp_async_commit();
     }
 
-    float o[32];
-    float s[32];
+    float o[C::kO];
+    float s[C::kS];
 #pragma unroll
-    for (int i = 0; i < 32; ++i) o[i] = s[i] = 0.f;
-    float row_max[2] = {-INFINITY, -INFINITY};  // log2 units
+    for (int i = 0; i < C::kO; ++i) o[i] = 0.f;
+#pragma unroll
+    for (int i = 0; i < C::kS; ++i) s[i] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY};  // units of s (raw if POS, else log2-scaled)
     float row_sum[2] = {0.f, 0.f};              // this lane's columns only
     const float scale_log2 = softmax_scale * 1.4426950408889634f;
 
-    // A = this warpgroup's 64 Q rows (K-major SW128): LBO 16 B ("1", unused), SBO 1024 B.
-    const u64 desc_q = make_desc_sw128(sQ + wg * kTileBytes, 16, 1024);
+    // A = Q (K-major SW128): LBO 16 B ("1", unused), SBO 1024 B (next 8 rows).
+    const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
     auto stage_of = [&](int i) -> u32 { return sStages + (i % NS) * C::kStageBytes; };
     auto desc_k_of = [&](int i) -> u64 { return make_desc_sw128(stage_of(i), 16, 1024); };
-    // V: MN-major SW128: SBO 1024 B (next 8 keys), LBO 8192 B (next 64-wide N atom: unused).
+    // V: MN-major SW128: SBO 1024 B (next 8 keys), LBO BN x 128 B (next 64-wide atom of d).
     auto desc_v_of = [&](int i) -> u64 {
-        return make_desc_sw128(stage_of(i) + kTileBytes, 8192, 1024);
+        return make_desc_sw128(stage_of(i) + C::kKvBytes, BN * 128, 1024);
     };
 
-    if constexpr (!OVL) {
+    if constexpr (!PIPE) {
         cp_async_wait<L - 1>();  // Q and tile 0 (this thread's copies)
         fence_proxy_async();     // generic-proxy writes -> visible to the async proxy
         __syncthreads();         // everyone's
@@ -326,124 +419,88 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         for (int t = 0; t < n_tiles; ++t) {
             if (t + L < n_tiles) {
                 const u32 st = stage_of(t + L);
-                load_tile<64, T>(st, Kh, (t + L) * kBlockN, S, tid);
-                load_tile<64, T>(st + kTileBytes, Vh, (t + L) * kBlockN, S, tid);
+                load_rows<BN, D>(st, Kh, (t + L) * BN, S, tid);
+                load_rows<BN, D>(st + C::kKvBytes, Vh, (t + L) * BN, S, tid);
             }
             cp_async_commit();  // possibly empty: keeps the wait count exact
-            if (t < wg_tiles) {  // warpgroup-uniform
-                wg_fence();
-                gemm_qk(s, desc_q, desc_k_of(t));
-                wg_commit();
-                wg_wait<0>();
-#pragma unroll
-                for (int i = 0; i < 32; ++i) fence_reg(s[i]);
-                float alpha[2];
-                softmax_tile(s, row_max, row_sum, alpha, scale_log2, t * kBlockN, q_row0,
-                             w_row0, S, causal);
-                u32 pf[4][4];
-                rescale_and_pack(o, s, alpha, pf);
-                wg_fence();
-                gemm_pv(o, pf, desc_v_of(t));
-                wg_commit();
-                wg_wait<0>();
-#pragma unroll
-                for (int i = 0; i < 32; ++i) fence_reg(o[i]);
-#pragma unroll
-                for (int kk = 0; kk < 4; ++kk) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
-                }
+            wg_fence();
+            gemm_qk<D, BN>(s, desc_q, desc_k_of(t));
+            wg_commit();
+            wg_wait<0>();
+            fence_regs(s);
+            float alpha[2];
+            if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN,
+                                            q_row0, w_row0, S, causal)) {
+                rescale<D>(o, alpha);
+            }
+            u32 pf[BN / 16][4];
+            pack_p<BN>(s, pf);
+            wg_fence();
+            gemm_pv<D, BN>(o, pf, desc_v_of(t));
+            wg_commit();
+            wg_wait<0>();
+            fence_regs(o);
+    #pragma unroll
+            for (int kk = 0; kk < BN / 16; ++kk) {
+    #pragma unroll
+                for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
             }
             cp_async_wait<L - 1>();  // tile t+1 landed (this thread's copies)
             fence_proxy_async();
             __syncthreads();  // everyone's; nobody reads stage t any more
         }
     } else {
-        float sn[32];
-#pragma unroll
-        for (int i = 0; i < 32; ++i) sn[i] = 0.f;
-        u32 pf[4][4];
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
-
-        cp_async_wait<L - 2>();  // Q, tiles 0 and 1 (this thread's copies)
+        // PIPE: PV(t) stays in flight across the barrier and S(t+1) is issued right behind
+        // it, one wait for both.  Loads go out after the barrier of iteration t, into the
+        // stage of tile t-1 (PV(t-1) was waited for by every warp before that barrier), for
+        // tile t+NS-1; the barrier of iteration t needs tile t+1: wait_group NS-3.
+        static_assert(!PIPE || NS >= 3, "PIPE needs 3 stages");
+        cp_async_wait<NS - 2>();  // Q and tile 0 (this thread's copies)
         fence_proxy_async();
         __syncthreads();
-        if (wg_tiles > 0) {
-            wg_fence();
-            gemm_qk(s, desc_q, desc_k_of(0));
-            wg_commit();
-            wg_wait<0>();
-#pragma unroll
-            for (int i = 0; i < 32; ++i) fence_reg(s[i]);
-        }
-        for (int t = 0; t < n_tiles; ++t) {
-            if (t + L < n_tiles) {
-                const u32 st = stage_of(t + L);
-                load_tile<64, T>(st, Kh, (t + L) * kBlockN, S, tid);
-                load_tile<64, T>(st + kTileBytes, Vh, (t + L) * kBlockN, S, tid);
-            }
-            cp_async_commit();
-            if (t < wg_tiles) {  // warpgroup-uniform
-                const bool has_next = t + 1 < wg_tiles;
-                if (has_next) {  // S(t+1) runs on the tensor cores during softmax(t)
-                    wg_fence();
-                    gemm_qk(sn, desc_q, desc_k_of(t + 1));
-                    wg_commit();
-                }
-                float alpha[2];
-                softmax_tile(s, row_max, row_sum, alpha, scale_log2, t * kBlockN, q_row0,
-                             w_row0, S, causal);
-                // PV(t-1) must be complete before o is rescaled and pf rewritten; S(t+1),
-                // issued before the softmax, is complete by now in practice, and waiting
-                // for both (wait_group 0) keeps ptxas's pipeline analysis happy (with
-                // wait_group 1 here ptxas 13.0 serialises every wgmma: C7514).
-                // Note: ptxas 13.0 schedules this wait (WARPGROUP.DEPBAR) right after the
-                // row-max shuffles, before most exponentials, whatever the PTX order; so
-                // S(t+1) overlaps the scale/mask/max part of softmax(t) only.  (Forcing it
-                // later with a never-taken branch made ptxas serialise all wgmmas: C7518.)
-#pragma unroll
-                for (int i = 0; i < 32; ++i) fence_reg(s[i]);
-                wg_wait<0>();
-#pragma unroll
-                for (int i = 0; i < 32; ++i) {
-                    fence_reg(o[i]);
-                    fence_reg(sn[i]);
-                }
-#pragma unroll
-                for (int kk = 0; kk < 4; ++kk) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
-                }
-                rescale_and_pack(o, s, alpha, pf);
-                wg_fence();
-                gemm_pv(o, pf, desc_v_of(t));
-                wg_commit();
-                if (has_next) {  // PV(t) stays in flight across the barrier
-#pragma unroll
-                    for (int i = 0; i < 32; ++i) s[i] = sn[i];
-                }
-            } else {
-                // Causal, NWG = 2: this warpgroup is past its last tile; retire its last
-                // PV before the barrier so that no stage it reads can be reloaded.
-                wg_wait<0>();
-            }
-            cp_async_wait<L - 2>();  // tile t+2 landed (this thread's copies)
-            fence_proxy_async();
-            __syncthreads();  // everyone's; PV(t-1) done everywhere: stage t-1 is free
-        }
+        wg_fence();
+        gemm_qk<D, BN>(s, desc_q, desc_k_of(0));
+        wg_commit();
         wg_wait<0>();
+        fence_regs(s);
+        for (int t = 0; t < n_tiles; ++t) {
+            float alpha[2];
+            if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN,
+                                            q_row0, w_row0, S, causal)) {
+                rescale<D>(o, alpha);
+            }
+            u32 pf[BN / 16][4];
+            pack_p<BN>(s, pf);
+            wg_fence();
+            gemm_pv<D, BN>(o, pf, desc_v_of(t));
+            wg_commit();
+            cp_async_wait<NS - 3>();  // tile t+1 landed (this thread's copies)
+            fence_proxy_async();
+            __syncthreads();  // everyone's; stage t-1 is free
+            if (t + NS - 1 < n_tiles) {
+                const u32 st = stage_of(t + NS - 1);
+                load_rows<BN, D>(st, Kh, (t + NS - 1) * BN, S, tid);
+                load_rows<BN, D>(st + C::kKvBytes, Vh, (t + NS - 1) * BN, S, tid);
+            }
+            cp_async_commit();  // possibly empty: keeps the wait count exact
+            if (t + 1 < n_tiles) {
+                wg_fence();
+                gemm_qk<D, BN>(s, desc_q, desc_k_of(t + 1));
+                wg_commit();
+            }
+            wg_wait<0>();  // PV(t) and S(t+1)
+            fence_regs(o);
+            fence_regs(s);
 #pragma unroll
-        for (int i = 0; i < 32; ++i) fence_reg(o[i]);
+            for (int kk = 0; kk < BN / 16; ++kk) {
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
+                for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
+            }
         }
     }
     cp_async_wait<0>();  // remaining groups are empty
 
-    // ---- epilogue: O = acc / l, staged in this warp's 16 rows of the Q tile ----
+    // ---- epilogue: O = acc / l, staged in the (dead) Q tile, same atom layout ----
     float inv_l[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -452,27 +509,30 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         l += shfl_xor(l, 2);
         inv_l[r] = l > 0.f ? 1.f / l : 0.f;
     }
-    // Rows [16 warp, 16 warp + 16) of the Q tile are read only by this warp's warpgroup's
-    // S wgmmas, all complete (waited for, then a barrier) -- and by no later cp.async.
+    // Every S wgmma (the only reader of the Q tile) is complete: waited for, then a barrier.
+    // Each warp writes and then reads only its own 16 rows.
     unsigned char* sO = smem_raw;
     const int srow = warp * 16 + gid;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-        *reinterpret_cast<u32*>(sO + swz(srow, j) + tig * 4) =
+    for (int j = 0; j < D / 8; ++j) {
+        unsigned char* atom = sO + (j / 8) * (64 * 128);
+        *reinterpret_cast<u32*>(atom + swz(srow, j % 8) + tig * 4) =
             pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
-        *reinterpret_cast<u32*>(sO + swz(srow + 8, j) + tig * 4) =
+        *reinterpret_cast<u32*>(atom + swz(srow + 8, j % 8) + tig * 4) =
             pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
     }
     __syncwarp();
+    constexpr int kChunksPerRow = D / 8;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 16 * kChunksPerRow / 32; ++i) {
         const int idx = lane + i * 32;
-        const int r = idx >> 3;
-        const int c = idx & 7;
+        const int r = idx / kChunksPerRow;
+        const int a = (idx % kChunksPerRow) / 8;
+        const int ch = idx % 8;
         const int grow = w_row0 + r;
         if (grow < S) {
-            *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * kD + c * 8) =
-                *reinterpret_cast<const uint4*>(sO + swz(warp * 16 + r, c));
+            *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * D + a * 64 + ch * 8) =
+                *reinterpret_cast<const uint4*>(sO + a * (64 * 128) + swz(warp * 16 + r, ch));
         }
     }
 }
@@ -480,24 +540,29 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 }  // namespace fa_wg
 #endif  // FA_WG_HAVE_WGMMA
 
-
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_BODY(NWG_, NS_, OVL_) \
-    fa_wg::fwd<NWG_, NS_, OVL_>(Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_)                                                     \
+    if (softmax_scale > 0.f) {                                                               \
+        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, PIPE_>(Q, K, V, O, H, S, softmax_scale, causal,       \
+                                              fa_wg_smem);                                   \
+    } else {                                                                                 \
+        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, PIPE_>(Q, K, V, O, H, S, softmax_scale, causal,      \
+                                               fa_wg_smem);                                  \
+    }
 #else
-#define FA_WG_BODY(NWG_, NS_, OVL_) \
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_) \
     (void)Q; (void)K; (void)V; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; \
     (void)fa_wg_smem; __trap();
 #endif
 
-//   FA_WG_ENTRY(name, NWG, NS, OVL, min CTAs per SM for __launch_bounds__)
-#define FA_WG_ENTRY(NAME, NWG_, NS_, OVL_, MINB_)                                             \
-    extern "C" __global__ void __launch_bounds__(128 * (NWG_), MINB_)                        \
+//   FA_WG_ENTRY(name, head dim, keys per tile, ring stages, lazy rescale, min CTAs per SM
+//               for __launch_bounds__); 128 threads, FA_WG_SMEM_BYTES(D, BN, NS) bytes.
+#define FA_WG_ENTRY(NAME, D_, BN_, NS_, LAZY_, PIPE_, MINB_)                                                \
+    extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
     NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
          int D, float softmax_scale, int causal) {                                           \
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
-        if (D != 64) return;                                                                 \
-        FA_WG_BODY(NWG_, NS_, OVL_)                                                          \
+        if (D != (D_)) return;                                                               \
+        FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_)                                                           \
     }
-

@@ -64,15 +64,31 @@ struct Kernel {
     int smem;
     int threads;
     int block_m;
+    int d;  // head dim the entry computes (the cases of another D skip it)
 };
 
-// fa_wg = the ABI entry; the other fa_wg_* are experimental siblings (see fa_wg.cu's header).
+#ifdef FA_WG_V9_CORE
+// The wgmma body shipped in fa_tc v9 (a renamed copy of that version's fa_wg_core.cuh, made
+// at build time: see run.sh), as the baseline of this run.
+#include FA_WG_V9_CORE
+FA_WGV9_ENTRY(fa_wg_v9_fwd_d64, 1, 3, false, 4)
+#endif
+
+// fa_wg (D = 64) and fa_wg_d128 (D = 128) are the entries fa_tc ships; the others are
+// experimental siblings (see fa_wg.cu's header); fa_tc / fa_tc_d128 the mma.sync launches.
 static const Kernel kKernels[] = {
-    {"fa_wg", fa_wg_fwd_d64, FA_WG_SMEM_BYTES, 128, 64},
-    {"fa_wg_m128", fa_wg_m128_fwd_d64, FA_WG_M128_SMEM_BYTES, 256, 128},
-    {"fa_wg_ovl", fa_wg_ovl_fwd_d64, FA_WG_OVL_SMEM_BYTES, 128, 64},
-    {"fa_wg_m128_ovl", fa_wg_m128_ovl_fwd_d64, FA_WG_M128_OVL_SMEM_BYTES, 256, 128},
-    {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64},
+    {"fa_wg", fa_wg_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 64, 64},
+    {"fa_wg_pipe", fa_wg_pipe_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 64, 64},
+    {"fa_wg_ns2", fa_wg_ns2_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 2), 128, 64, 64},
+    {"fa_wg_n128", fa_wg_n128_fwd_d64, FA_WG_SMEM_BYTES(64, 128, 2), 128, 64, 64},
+    {"fa_wg_n128p", fa_wg_n128p_fwd_d64, FA_WG_SMEM_BYTES(64, 128, 3), 128, 64, 64},
+#ifdef FA_WG_V9_CORE
+    {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
+#endif
+    {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64, 64},
+    {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
+    {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
+    {"fa_tc_d128", fa_tc_fwd_d128, 81920, 128, 64, 128},
 };
 static const int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
@@ -180,6 +196,7 @@ static bool check_case(const Case& c, unsigned seed) {
     bool all_ok = true;
     for (int ki = 0; ki < kNumKernels; ++ki) {
         const Kernel& k = kKernels[ki];
+        if (k.d != c.D) continue;
         std::vector<__half> out[2];
         for (int rep = 0; rep < 2; ++rep) {
             CK(cudaMemset(dobuf, 0xFF, (n + 2 * guard) * sizeof(__half)));  // fp16 NaN
@@ -278,6 +295,7 @@ static void time_case(const Case& c, unsigned seed, const int4* flush_buf, size_
     const double flops = 4.0 * c.B * c.H * (double)c.S * c.S * c.D * (c.causal ? 0.5 : 1.0);
     for (int ki = 0; ki < kNumKernels; ++ki) {
         const Kernel& k = kKernels[ki];
+        if (k.d != c.D) continue;
         std::vector<double> hot;
         for (int rep = 0; rep < 5; ++rep) {
             for (int w = 0; w < 20; ++w) launch(k, c, in.dq, in.dk, in.dv, dO);
@@ -342,6 +360,7 @@ int main() {
     }
 
     const float sc = 0.125f;  // 1/sqrt(64)
+    const float sc128 = 0.08838834764831845f;  // 1/sqrt(128)
     const Case checks[] = {
         {"canon_6", 16, 16, 512, 64, 0, sc, 1.f},
         {"canon_3", 2, 8, 512, 64, 0, sc, 1.f},
@@ -353,6 +372,16 @@ int main() {
         {"tiny", 2, 2, 1, 64, 1, sc, 1.f},
         {"tiny", 1, 2, 37, 64, 0, 1.0f, 1.f},
         {"odd", 1, 3, 129, 64, 1, 0.3f, 2.f},
+        {"negscale", 1, 2, 130, 64, 1, -0.2f, 1.f},
+        {"zeroscale", 1, 2, 70, 64, 0, 0.f, 1.f},
+        {"canon_4", 4, 16, 2048, 128, 1, sc128, 1.f},
+        {"d128", 2, 8, 512, 128, 0, sc128, 1.f},
+        {"d128_tail", 1, 2, 200, 128, 0, sc128, 1.f},
+        {"d128_tail", 1, 2, 200, 128, 1, sc128, 1.f},
+        {"d128_large", 1, 4, 500, 128, 1, sc128, 8.f},
+        {"d128_tiny", 2, 2, 1, 128, 1, sc128, 1.f},
+        {"d128_odd", 1, 3, 129, 128, 1, 0.3f, 2.f},
+        {"d128_negscale", 1, 2, 130, 128, 0, -0.1f, 1.f},
     };
     bool all_ok = true;
     unsigned seed = 4321;
@@ -370,6 +399,7 @@ int main() {
         {"canon_6", 16, 16, 512, 64, 0, sc, 1.f},
         {"canon_3", 2, 8, 512, 64, 0, sc, 1.f},
         {"canon_2", 2, 8, 512, 64, 1, sc, 1.f},
+        {"canon_4", 4, 16, 2048, 128, 1, sc128, 1.f},
     };
     for (const Case& c : timed) time_case(c, 99, flush_buf, flush_bytes / sizeof(int4), sink);
     CK(cudaFree(flush_buf));

@@ -29,6 +29,20 @@ extra_l=()
 [[ -f "$nvcc_dir/../lib/libcudart_static.a" ]] && extra_l=(-L"$nvcc_dir/../lib")
 
 bin="$out/fa_wg_selfcheck"
+if [[ -n "${FA_WG_SELFCHECK_BIN:-}" ]]; then
+  # A selfcheck built elsewhere (the CPU machine, with the pinned toolchain): run it as is.
+  [[ -x "$FA_WG_SELFCHECK_BIN" ]] || { echo "FA_WG_SELFCHECK_BIN=$FA_WG_SELFCHECK_BIN is not executable" >&2; exit 3; }
+  echo "# prebuilt selfcheck: $FA_WG_SELFCHECK_BIN" > "$out/build.log"
+  "$FA_WG_SELFCHECK_BIN" > "$out/selfcheck.log" 2>&1
+  rc=$?
+  {
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader 2>/dev/null || true
+    grep -E '^(device|kernel|CHECK|CHECKS|TIME) ' "$out/selfcheck.log"
+    echo "selfcheck exit status: $rc"
+  } > "$out/summary.txt"
+  cat "$out/summary.txt"
+  exit "$rc"
+fi
 {
   echo "# $(date -u +%FT%TZ) $("$NVCC" --version | tail -n 2 | tr '\n' ' ')"
   echo "# $NVCC ${arch[*]} -O3 -lineinfo -Xptxas -v ${extra_l[*]} -o $bin $here/fa_wg_selfcheck.cu"
