@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer bench bench3 again agreement ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 bench bench3 again agreement ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma profile
 #   (default: doctor oracle controls)
 set -u
@@ -73,6 +73,11 @@ for stage in "${stages[@]}"; do
     sanitizer)
       for n in 1 5; do timed "sanitizer.canon_$n" sanitizer-gate --config "configs/canon_$n.toml" --timeout-s 60; done
       timed "sanitizer.canon_3" sanitizer-gate --config configs/canon_3.toml --tool memcheck --tool racecheck --timeout-s 60
+      ;;
+    sanitizer4)
+      # The D = 128 launches (canon_4: the mma.sync default and, on sm_90a, wgmma_d128): every
+      # tool, one launch each at the config's full shape, so a longer limit per run.
+      STEP_LIMIT=560 timed sanitizer.canon_4 sanitizer-gate --config configs/canon_4.toml --timeout-s 240
       ;;
     bench)
       for n in 1 2 3 4 5 6; do timed "bench.canon_$n" bench --config "configs/canon_$n.toml"; done
