@@ -1,55 +1,44 @@
-// fa_wg.cu -- PROTOTYPE Hopper (sm_90a) attention forward with wgmma (HGMMA), head dim 64.
-// Not shipped and not registered with the cudadent tools: measured by fa_wg_selfcheck.cu
-// (run.sh) next to fa_tc.  Build only with -gencode=arch=compute_90a,code=sm_90a.
+// fa_wg.cu -- PROTOTYPE entries of the Hopper (sm_90a) attention forward with wgmma (HGMMA),
+// head dims 64 and 128.  The body (fa_wg_core.cuh) is what fa_tc ships as its wgmma and
+// wgmma_d128 launches; the entries here instantiate it with other template arguments, to be
+// measured by fa_wg_selfcheck.cu (run.sh) next to fa_tc.  Build only with
+// -gencode=arch=compute_90a,code=sm_90a.
 //
-// ABI attention_fwd_v1:
+// ABI attention_fwd_v1 (every entry):
 //   extern "C" __global__ void fa_wg_fwd_d64(const __half* Q, const __half* K, const __half* V,
 //                                            __half* O, int B, int H, int S, int D,
 //                                            float softmax_scale, int causal);
-//   Q, K, V, O: [B, H, S, D] contiguous row-major fp16; returns at once if D != 64.
-//   grid (ceil(S / 64), H, B), block (128, 1, 1), dynamic shared memory 57344 bytes
-//   (FA_WG_SMEM_BYTES).  causal != 0 masks key j > query i.  Any S >= 1.
+//   Q, K, V, O: [B, H, S, D] contiguous row-major fp16; returns at once if D is not the
+//   entry's head dim.  grid (ceil(S / 64), H, B), block (128, 1, 1), dynamic shared memory
+//   FA_WG_SMEM_BYTES(D, BN, NS).  causal != 0 masks key j > query i.  Any S >= 1, any scale.
 //
 // Design (one consumer warpgroup per CTA, no producer warp, no TMA):
 //   block_m 64 (the warpgroup's 4 warps: warp w owns query rows 16w..16w+15 of the wgmma
-//   m64 tile), block_n 64 keys, cp.async ring of 3 stages (loads two tiles ahead), one
-//   __syncthreads per key tile (same ring discipline as ../fa_tc_core.cuh).
+//   m64 tile), BN keys per tile, cp.async ring of NS stages, one __syncthreads per key tile.
 //   Per key tile t:
-//     S = Q K_t^T : 4 x wgmma.m64n64k16.f32.f16.f16, A = Q (smem, K-major SW128 descriptor),
-//                   B = K_t (smem, K-major SW128), f32 accumulators s[32] in registers.
-//     mask (tail keys >= S, causal j > i) with -inf, online softmax in registers (exp2 with
-//     scale*log2(e), ex2.approx.ftz, fully-masked-row guard), O accumulators rescaled.
-//     O += P V_t  : 4 x wgmma.m64n64k16 with A = P from registers (fp16, packed from s[]),
+//     S = Q K_t^T : D/16 x wgmma.m64nBNk16.f32.f16.f16, A = Q (smem, K-major SW128
+//                   descriptor), B = K_t (smem, K-major SW128), f32 accumulators s[BN/2].
+//     mask (tail keys >= S, causal j > i) with -inf, online softmax in registers: the max
+//     over raw scores and each exponent one FFMA, exp2(s*c - max*c), c = scale*log2(e)
+//     (scale > 0; otherwise the scores are scaled first), ex2.approx.ftz, fully-masked-row
+//     guard; lazy: the max used moves only past a 2^8 growth (fa_wg_core.cuh).
+//     O += P V_t  : BN/16 x wgmma.m64nDk16 with A = P from registers (fp16, packed from s[]),
 //                   B = V_t (smem, [key][d] = N-major, i.e. MN-major SW128, imm-trans-b = 1).
+//   PIPE: PV(t) stays in flight across the barrier; S(t+1) is issued behind it.
 //   Epilogue: O / rowsum -> fp16, staged per warp in the (dead) Q tile, 16-byte stores of
 //   rows < S.
 //   Causal: query blocks in reverse order (heaviest CTAs first), keys only up to the block's
 //   last row.  Tail: rows >= S are zero-filled (cp.async src-size 0) and never stored; keys
-//   >= S are zero-filled (so V is finite) and masked to -inf.
+//   >= S are zero-filled (so V is finite) and masked to -inf.  Whole tiles load without
+//   predicates.
 //
 // Shared memory (base must be 1024-B aligned: checked at run time, __trap() otherwise):
-//   [ Q 64x64 (8 KiB) | stage0: K 8 KiB, V 8 KiB | stage1 | stage2 ] = 57344 B.
-//   Every tile is 64 rows x 128 B; 16-byte chunk c of row r lives at
-//   r*128 + ((c ^ (r & 7)) << 4)  (= cute Swizzle<3,4,3> on byte addresses = SW128), every
-//   tile base is a multiple of 1024 B.
+//   [ Q 64xD | stage0: K BNxD, V BNxD | stage1 | ... ].  A tile of R rows is D/64 swizzle
+//   atoms of R rows x 128 B (atom a = columns 64a..64a+63, R*128 B apart); 16-byte chunk c of
+//   row r of an atom lives at r*128 + ((c ^ (r & 7)) << 4)  (= cute Swizzle<3,4,3> on byte
+//   addresses = SW128); every tile base is a multiple of 1024 B.
 //
-// Occupancy: __launch_bounds__(128, 4): <= 128 registers, 4 x (57344 + 1024 reserved) B =
-//   228 KiB = the H100's shared memory per SM, so up to 4 CTAs (16 warps) per SM.
-//
-// Experimental siblings (same ABI apart from block_m / threads / shared bytes; NOT the
-// attention_fwd_v1 entry; the selfcheck checks and times all of them):
-//   entry                   NWG block_m threads stages OVL  smem (B)  launch_bounds  regs*
-//   fa_wg_fwd_d64            1    64     128     3     no    57344    (128, 4)       106
-//   fa_wg_m128_fwd_d64       2   128     256     3     no    65536    (256, 2)       106
-//   fa_wg_ovl_fwd_d64        1    64     128     4     yes   73728    (128, 3)       152
-//   fa_wg_m128_ovl_fwd_d64   2   128     256     4     yes   81920    (256, 1)       154
-//   (* nvcc 13.0.88 ptxas, 0 spills, no C75xx wgmma-serialisation notes; SASS: 8 / 8 / 12 /
-//   12 HGMMA.64x64x16.F32.)
-//   NWG = 2: two consumer warpgroups share every K/V tile (half the L2->SM traffic of
-//   block_m 64: canon_6 moves ~150 MB instead of ~285 MB); warpgroup g owns rows
-//   64g..64g+63 (Q tile g), causal: a warpgroup skips the key tiles past its last row.
-//   OVL: FA3-style intra-warpgroup overlap, S(t+1) is issued before the softmax of tile t
-//   and PV(t) is left in flight across the barrier (see fwd()).
+// Entries: see the table in README.md (D, BN, stages, lazy, pipe, shared bytes, registers).
 //
 // What was checked against which source:
 //   * Descriptor bit layout: CUTLASS include/cute/arch/mma_sm90_desc.hpp (GmmaDescriptor):
@@ -62,9 +51,9 @@
 //     (cute's DescriptorIterator adds the unswizzled offset; the swizzle is applied by the
 //     hardware on address bits [4,7) ^= [7,10), hence the 1024-B tile alignment).
 //     MN-major SW128 = Swizzle<3,4,3> o ((T,8,m),(8,k)):((1,T,LBO),(8T,SBO)) -> for V
-//     ([key][d], d contiguous, D = 64 = one 128-B atom along N): SBO = 1024 B (next 8 keys),
-//     LBO = stride between 64-wide N atoms (unused at N = 64; encoded as 8192 B);
-//     K-advance by 16 keys = +2048 B.
+//     ([key][d], d contiguous): SBO = 1024 B (next 8 keys), LBO = stride between 64-wide N
+//     atoms = BN x 128 B (used at D = 128); K-advance by 16 keys = +2048 B.  K-major at
+//     D = 128: k-steps 4..7 start in the second atom (+64 x 128 B in Q, +BN x 128 B in K).
 //   * Instruction strings: CUTLASS include/cute/arch/mma_sm90_gmma.hpp,
 //     SM90_64x64x16_F32F16F16_SS ("{d..}, desc_a, desc_b, p, scaleA, scaleB, tnspA, tnspB")
 //     and _RS ("{d..}, {a0,a1,a2,a3}, desc_b, p, scaleA, scaleB, tnspB"; A must be K-major);

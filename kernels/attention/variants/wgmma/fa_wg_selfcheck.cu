@@ -1,16 +1,16 @@
-// fa_wg_selfcheck.cu -- standalone check + timing of the wgmma prototype (fa_wg.cu) next to the
-// shipped fa_tc (../../fa_tc.cu, v5).  cuda_runtime only; sm_90a only (wgmma).
+// fa_wg_selfcheck.cu -- standalone check + timing of the wgmma prototype's entries (fa_wg.cu)
+// next to fa_tc's mma.sync entries (../../fa_tc.cu).  cuda_runtime only; sm_90a only (wgmma).
 //
 // Build (from the repository root; run.sh does this):
 //   nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -lineinfo \
 //        -o /tmp/fa_wg_selfcheck kernels/attention/variants/wgmma/fa_wg_selfcheck.cu
 //   (with the pinned toolchain here add -L.toolchain/cuda/nvidia/cu13/lib, where
-//    libcudart_static.a lives.)
+//    libcudart_static.a lives; -DFA_WG_V9_CORE='"path"' adds v9's body as a baseline:
+//    README.md says how that file is made.)
 // Run: /tmp/fa_wg_selfcheck   (exit 0 = every check passed; 1 = a check failed; 2 = CUDA error)
 //
-// Kernels: fa_wg (fa_wg_fwd_d64, the ABI entry: block_m 64, 128 threads, 57344 B), its
-// experimental siblings fa_wg_m128 (block_m 128, 256 threads, 65536 B), fa_wg_ovl (64, 128,
-// 73728 B), fa_wg_m128_ovl (128, 256, 81920 B), and fa_tc (fa_tc_fwd_d64: 64, 128, 57344 B).
+// Kernels: the fa_wg* entries of fa_wg.cu (README.md's table), fa_tc (fa_tc_fwd_d64) and
+// fa_tc_d128 (fa_tc_fwd_d128), each with its head dim: a case runs the kernels of its D.
 // Checks, per case and per kernel, launched exactly as the ABI says (grid
 // (ceil(S/block_m), H, B), the kernel's thread count, its fixed dynamic shared memory):
 //   * random fp16 Q, K, V uniform in [-mag, mag] (fixed seed per case);
@@ -22,7 +22,8 @@
 //     guard zones still 0xFFFF, and two launches (O re-poisoned between) bitwise identical.
 // Prints "CHECK <shape> <kernel> max_abs_err=... PASS|FAIL" per case and kernel.
 //
-// Timing (canon_6, canon_3, canon_2; every kernel, same process, same buffers):
+// Timing (canon_6, canon_3, canon_2, canon_4; every kernel of the case's D, same process,
+// same buffers):
 //   hot  = 5 repetitions of (20 warm-up launches, then 200 back-to-back launches between two
 //          cudaEvents; average per launch); the median of the 5 is reported.
 //   cold = 50 samples of (read a 256 MiB buffer with a kernel to flush the 50 MiB L2, then one
