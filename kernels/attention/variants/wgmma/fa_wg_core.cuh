@@ -348,7 +348,7 @@ __device__ __forceinline__ void pack_p(const float (&s)[BN / 2], u32 (&pf)[BN / 
 // barrier that ended iteration t-1 came after every S(t-1) and PV(t-1) was waited for).  One
 // cp.async group per iteration (possibly empty), one __syncthreads at the end of each
 // iteration, after cp.async.wait_group NS-2 (tile t+1 landed) and the proxy fence.
-template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE, bool OVL = false>
+template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
@@ -411,72 +411,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         return make_desc_sw128(stage_of(i) + C::kKvBytes, BN * 128, 1024);
     };
 
-    if constexpr (OVL) {
-        // OVL (FlashAttention-3's intra-warpgroup overlap): iteration t issues S(t+1), then
-        // PV(t), waits for S(t+1) alone (wait_group 1) and runs the softmax of tile t+1 while
-        // PV(t) is still on the tensor cores; O is rescaled and P(t+1) packed after PV(t)
-        // retires (wait_group 0).  Ring and group accounting as PIPE's: the barrier at the
-        // top of iteration t needs tile t+1 (wait_group NS-3) and frees stage t-1 (PV(t-1)
-        // retired in iteration t-1), where tile t+NS-1 then goes.
-        static_assert(NS >= 3, "OVL needs 3 stages");
-        cp_async_wait<NS - 2>();  // Q and tile 0 (this thread's copies)
-        fence_proxy_async();
-        __syncthreads();
-        wg_fence();
-        gemm_qk<D, BN>(s, desc_q, desc_k_of(0));
-        wg_commit();
-        wg_wait<0>();
-        fence_regs(s);
-        float alpha[2];
-        softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, 0, q_row0, w_row0,
-                                    S, causal);  // O is still zero: no rescale
-        u32 pf[BN / 16][4];
-        pack_p<BN>(s, pf);
-        for (int t = 0; t + 1 < n_tiles; ++t) {
-            cp_async_wait<NS - 3>();  // tile t+1 landed (this thread's copies)
-            fence_proxy_async();
-            __syncthreads();  // everyone's; stage t-1 is free
-            if (t + NS - 1 < n_tiles) {
-                const u32 st = stage_of(t + NS - 1);
-                load_rows<BN, D>(st, Kh, (t + NS - 1) * BN, S, tid);
-                load_rows<BN, D>(st + C::kKvBytes, Vh, (t + NS - 1) * BN, S, tid);
-            }
-            cp_async_commit();  // possibly empty: keeps the wait count exact
-            wg_fence();
-            gemm_qk<D, BN>(s, desc_q, desc_k_of(t + 1));
-            wg_commit();
-            gemm_pv<D, BN>(o, pf, desc_v_of(t));
-            wg_commit();
-            wg_wait<1>();  // S(t+1); PV(t) may still run
-            fence_regs(s);
-            const bool re = softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2,
-                                                        (t + 1) * BN, q_row0, w_row0, S,
-                                                        causal);
-            // The wait for PV(t) sits in both arms of the rescale branch: ptxas hoists a
-            // WARPGROUP.DEPBAR to the top of its basic block, which would put it before the
-            // exponentials above if it shared their block.
-            if (re) {
-                wg_wait<0>();  // PV(t)
-                fence_regs(o);
-                rescale<D>(o, alpha);
-            } else {
-                wg_wait<0>();  // PV(t)
-                fence_regs(o);
-            }
-#pragma unroll
-            for (int kk = 0; kk < BN / 16; ++kk) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
-            }
-            pack_p<BN>(s, pf);
-        }
-        wg_fence();
-        gemm_pv<D, BN>(o, pf, desc_v_of(n_tiles - 1));
-        wg_commit();
-        wg_wait<0>();
-        fence_regs(o);
-        __syncthreads();  // every S wgmma retired before the epilogue reuses the Q tile
-    } else if constexpr (!PIPE) {
+    if constexpr (!PIPE) {
         cp_async_wait<L - 1>();  // Q and tile 0 (this thread's copies)
         fence_proxy_async();     // generic-proxy writes -> visible to the async proxy
         __syncthreads();         // everyone's
@@ -505,9 +440,9 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
             wg_commit();
             wg_wait<0>();
             fence_regs(o);
-#pragma unroll
+    #pragma unroll
             for (int kk = 0; kk < BN / 16; ++kk) {
-#pragma unroll
+    #pragma unroll
                 for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
             }
             cp_async_wait<L - 1>();  // tile t+1 landed (this thread's copies)
@@ -619,29 +554,6 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     (void)Q; (void)K; (void)V; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; \
     (void)fa_wg_smem; __trap();
 #endif
-
-// The OVL schedule (prototype only), same parameters less PIPE.
-#if FA_WG_HAVE_WGMMA
-#define FA_WG_OVL_BODY(D_, BN_, NS_, LAZY_)                                                   \
-    if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, false, true>(Q, K, V, O, H, S, softmax_scale,  \
-                                                           causal, fa_wg_smem);              \
-    } else {                                                                                 \
-        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, false, true>(Q, K, V, O, H, S, softmax_scale, \
-                                                            causal, fa_wg_smem);             \
-    }
-#else
-#define FA_WG_OVL_BODY(D_, BN_, NS_, LAZY_) FA_WG_BODY(D_, BN_, NS_, LAZY_, false)
-#endif
-#define FA_WG_ENTRY_OVL(NAME, D_, BN_, NS_, LAZY_, MINB_)                                    \
-    extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
-    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
-         int D, float softmax_scale, int causal) {                                           \
-        extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
-        (void)B;                                                                             \
-        if (D != (D_)) return;                                                               \
-        FA_WG_OVL_BODY(D_, BN_, NS_, LAZY_)                                                  \
-    }
 
 //   FA_WG_ENTRY(name, head dim, keys per tile, ring stages, lazy rescale, min CTAs per SM
 //               for __launch_bounds__); 128 threads, FA_WG_SMEM_BYTES(D, BN, NS) bytes.

@@ -80,8 +80,6 @@ FA_WGV9_ENTRY(fa_wg_v9_fwd_d64, 1, 3, false, 4)
 static const Kernel kKernels[] = {
     {"fa_wg", fa_wg_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 64, 64},
     {"fa_wg_pipe", fa_wg_pipe_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 64, 64},
-    {"fa_wg_ovl", fa_wg_ovl_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 64, 64},
-    {"fa_wg_ovl4", fa_wg_ovl4_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 4), 128, 64, 64},
     {"fa_wg_ns2", fa_wg_ns2_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 2), 128, 64, 64},
     {"fa_wg_n128", fa_wg_n128_fwd_d64, FA_WG_SMEM_BYTES(64, 128, 2), 128, 64, 64},
     {"fa_wg_n128p", fa_wg_n128p_fwd_d64, FA_WG_SMEM_BYTES(64, 128, 3), 128, 64, 64},
@@ -91,7 +89,6 @@ static const Kernel kKernels[] = {
     {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
-    {"fa_wg_d128_ovl", fa_wg_ovl_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_tc_d128", fa_tc_fwd_d128, 81920, 128, 64, 128},
 };
 static const int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
