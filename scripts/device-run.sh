@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 bench bench3 again agreement ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 bench benchlaunch bench3 again agreement ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma profile
 #   (default: doctor oracle controls)
 set -u
@@ -78,6 +78,15 @@ for stage in "${stages[@]}"; do
       # The D = 128 launches (canon_4: the mma.sync default and, on sm_90a, wgmma_d128): every
       # tool, one launch each at the config's full shape, so a longer limit per run.
       STEP_LIMIT=560 timed sanitizer.canon_4 sanitizer-gate --config configs/canon_4.toml --timeout-s 240
+      ;;
+    benchlaunch)
+      # fa_tc's default launch (mma.sync) where the config selects a wgmma launch, timed
+      # against the same baselines (`bench --launch`), into artifacts-launch/ (not evidence).
+      for n in 4 6; do
+        timed "bench.canon_$n.default-launch" bench --config "configs/canon_$n.toml" \
+          --kernel kernels/attention/fa_tc.toml --launch default --out artifacts-launch
+      done
+      tar czf "$OUT/launch.tgz" artifacts-launch 2>/dev/null
       ;;
     bench)
       for n in 1 2 3 4 5 6; do timed "bench.canon_$n" bench --config "configs/canon_$n.toml"; done

@@ -162,6 +162,16 @@ pub fn check_summaries(dir: &Path, matrix: &Matrix, out: &mut Outcome) -> Result
                     ),
                 ),
                 None => {}
+                // A bench of a launch forced with `bench --launch` is not what the config runs.
+                Some(s) if forced_launch(s).is_some() => out.fail(
+                    config,
+                    gate,
+                    format!(
+                        "{}: times launch `{}` forced with `bench --launch`, not the launch the config's manifests choose (not evidence for the config; write such runs with --out elsewhere)",
+                        s.rel,
+                        forced_launch(s).unwrap_or_default()
+                    ),
+                ),
                 Some(s) => match s.header.verdict {
                     Verdict::Pass => out.pass(config, gate),
                     v => out.fail(
@@ -183,6 +193,17 @@ pub fn check_summaries(dir: &Path, matrix: &Matrix, out: &mut Outcome) -> Result
     }
     out.summaries = by_cell.into_values().collect();
     Ok(())
+}
+
+/// The launch a bench summary was forced to (`forced_launch`), if any.
+fn forced_launch(s: &Summary) -> Option<&str> {
+    (s.gate == "bench")
+        .then(|| {
+            s.value
+                .get("forced_launch")
+                .and_then(serde_json::Value::as_str)
+        })
+        .flatten()
 }
 
 /// Checks MANIFEST.json against the directory, and EVIDENCE.md against its rendering.

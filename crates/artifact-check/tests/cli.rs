@@ -226,6 +226,19 @@ fn a_failed_verdict_fails() {
 }
 
 #[test]
+fn a_bench_of_a_forced_launch_is_not_evidence() {
+    let tmp = evidence_copy(&|_| true);
+    edit_json(&tmp.path().join("bench/canon_4/summary.json"), |v| {
+        v["forced_launch"] = "default".into();
+    });
+    expect(
+        &run(&["--write-manifest", s(tmp.path())]),
+        1,
+        &["bench/canon_4/summary.json: times launch `default` forced with `bench --launch`"],
+    );
+}
+
+#[test]
 fn a_header_field_missing_fails() {
     let tmp = evidence_copy(&|_| true);
     edit_json(&tmp.path().join("bench/canon_1/summary.json"), |v| {

@@ -298,6 +298,10 @@ pub struct BenchSummary {
     pub launch_floor: LaunchFloor,
     /// The arch of the cubins that were timed (the runtime's choice for this device).
     pub loaded_arch: Option<String>,
+    /// The launch every kernel was forced to (`bench --launch`), where it was not the
+    /// manifests' choice; absent otherwise. Such a summary is not a config's evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced_launch: Option<String>,
     /// Settings used (warm-up, stopping rule).
     pub settings: cudadent_config::BenchSettings,
     /// Launches per hot sample.

@@ -106,6 +106,25 @@ impl LoadedKernel {
         })
     }
 
+    /// [`LoadedKernel::forcing`], or the reason it cannot: the manifest has no launch
+    /// `launch` at head dim `d` in this cubin's arch (the message lists the ones it has).
+    pub fn forcing_or_explain(&self, launch: &str, d: u32) -> Result<LoadedKernel, String> {
+        self.forcing(launch, d).ok_or_else(|| {
+            let have: Vec<String> = self
+                .manifest
+                .launches_at(d, self.arch)
+                .into_iter()
+                .map(|l| l.name)
+                .collect();
+            format!(
+                "kernel `{}` has no launch `{launch}` at D={d} in its {} cubin (it has: {})",
+                self.manifest.name,
+                self.arch,
+                have.join(", ")
+            )
+        })
+    }
+
     /// The launch that runs `problem`: the forced one ([`LoadedKernel::forcing`]), else the
     /// manifest's choice ([`KernelManifest::launch_for`]).
     pub fn launch_for(&self, problem: &Problem) -> Launch {

@@ -45,6 +45,15 @@ pub struct Cli {
     /// cache control) or `write` (a memset, as NVBench and triton do; L2 is left dirty).
     #[arg(long, value_enum, default_value_t = FlushArg::Read)]
     l2_flush: FlushArg,
+    /// Time each kernel under test as this manifest launch (`default` or a
+    /// `[[launch_rule]]`'s name) instead of the one its manifest chooses for the config,
+    /// e.g. fa_tc's mma.sync default where the config selects its wgmma launch. A kernel
+    /// without that launch at the config's head dim (in the cubin loaded for this GPU) is
+    /// bad input (exit 2); pick kernels with --kernel. The summary records
+    /// `forced_launch`, and artifact-check does not accept it as a config's evidence: write
+    /// such runs elsewhere with --out.
+    #[arg(long, value_name = "NAME")]
+    launch: Option<String>,
 }
 
 /// `--l2-flush`.

@@ -431,11 +431,40 @@ fn sdpa_script(cli: &Cli) -> PathBuf {
     })
 }
 
+/// `--launch NAME` must name a launch that every kernel under test has at the config's head
+/// dim in some arch the config builds (which arch's cubin loads is known only on the GPU,
+/// where the load checks again): a typo is bad input before any GPU is needed.
+fn check_launch_name(cfg: &cudadent_config::Config, name: &str) -> anyhow::Result<()> {
+    let d = cfg.problem.head_dim;
+    for m in &cfg.kernels.under_test {
+        let archs = &cfg.kernels.archs;
+        if archs.iter().any(|&a| m.launch_named(d, name, a).is_some()) {
+            continue;
+        }
+        let mut have: Vec<String> = Vec::new();
+        for l in archs.iter().flat_map(|&a| m.launches_at(d, a)) {
+            if !have.contains(&l.name) {
+                have.push(l.name);
+            }
+        }
+        return Err(cli_support::bad_input(format!(
+            "--launch {name}: kernel `{}` has no launch `{name}` at D={d} in any arch config `{}` builds (it has: {})",
+            m.name,
+            cfg.name,
+            have.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let out = Output::from_args(&cli.common);
     let started = Instant::now();
     let started_at = now_rfc3339();
     let cfg = cli.common.load_config()?;
+    if let Some(name) = &cli.launch {
+        check_launch_name(&cfg, name)?;
+    }
     // Probe the driver first: without a GPU nothing here can run (exit 3).
     kernel_runtime::device::probe_driver()?;
     // Held for the whole run: a second bench of this config waits instead of timing
@@ -462,10 +491,18 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         )?;
     }
     let n_test = cfg.kernels.under_test.len();
-    let loaded: Vec<LoadedKernel> = built[..n_test]
+    let mut loaded: Vec<LoadedKernel> = built[..n_test]
         .iter()
         .map(|b| gpu.load(b))
         .collect::<Result<_, _>>()?;
+    if let Some(name) = &cli.launch {
+        let d = cfg.problem.head_dim;
+        loaded = loaded
+            .iter()
+            .map(|k| k.forcing_or_explain(name, d))
+            .collect::<Result<_, _>>()
+            .map_err(cli_support::bad_input)?;
+    }
     let modes: Vec<Mode> = match cli.mode.as_deref() {
         Some("cold") => vec![Mode::Cold],
         Some("hot") => vec![Mode::Hot],
@@ -591,9 +628,16 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         let mut timings = Vec::new();
         push_sets(&name, SetKind::Kernel, &t, &mut timings, &mut sets);
         let launch = k.launch_for(p);
-        if !launch.is_default() {
+        let why = match &cli.launch {
+            Some(_) => format!(
+                "forced with --launch (its manifest chooses `{}` for this problem)",
+                k.manifest.launch_for(p, k.arch).name
+            ),
+            None => "its manifest's choice for this problem".to_string(),
+        };
+        if !launch.is_default() || cli.launch.is_some() {
             notes.push(format!(
-                "{name}: timed launch `{}` (entry {}, block_m {}, {} threads, {} B dynamic shared), its manifest's choice for this problem",
+                "{name}: timed launch `{}` (entry {}, block_m {}, {} threads, {} B dynamic shared), {why}",
                 launch.name, launch.entry, launch.block_m, launch.threads, launch.shared_bytes
             ));
         }
@@ -827,6 +871,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         l2_flush_method: timer.flush().method().to_string(),
         launch_floor,
         loaded_arch: loaded.first().map(|k| k.arch.to_string()),
+        forced_launch: cli.launch.clone(),
         settings: cfg.bench.clone(),
         hot_launches: cfg.bench.hot_launches,
         results,

@@ -673,19 +673,9 @@ fn single_launch(
     let d = cfg.problem.head_dim;
     let k = match launch {
         None => loaded,
-        Some(name) => loaded.forcing(name, d).ok_or_else(|| {
-            cli_support::bad_input(format!(
-                "kernel `{}` has no launch `{name}` at D={d} (it has: {})",
-                built.manifest.name,
-                built
-                    .manifest
-                    .launches_at(d, loaded.arch)
-                    .iter()
-                    .map(|l| l.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?,
+        Some(name) => loaded
+            .forcing_or_explain(name, d)
+            .map_err(cli_support::bad_input)?,
     };
     let check = plan::checks(cfg)[0];
     let inputs = oracle::generate(shape, check.distribution, check.seed)
