@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 bench benchlaunch bench3 again agreement ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again agreement ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma profile
 #   (default: doctor oracle controls)
 set -u
@@ -73,6 +73,16 @@ for stage in "${stages[@]}"; do
     sanitizer)
       for n in 1 5; do timed "sanitizer.canon_$n" sanitizer-gate --config "configs/canon_$n.toml" --timeout-s 60; done
       timed "sanitizer.canon_3" sanitizer-gate --config configs/canon_3.toml --tool memcheck --tool racecheck --timeout-s 60
+      ;;
+    stalls)
+      # Where the warps wait (Nsight Compute's PC sampling, summed per stall reason) for
+      # fa_tc's selected launch and cuDNN's kernel at canon_6.
+      m=(--metrics "regex:smsp__pcsamp_warps_issue_stalled_.*" --section WarpStateStats)
+      STEP_LIMIT=180 timed stalls.fa_tc.canon_6 ncu --clock-control none "${m[@]}" -k regex:fa_tc \
+        oracle --config configs/canon_6.toml --kernel kernels/attention/fa_tc.toml --single-launch
+      STEP_LIMIT=180 timed stalls.cudnn.canon_6 ncu --clock-control none "${m[@]}" -k regex:'sdpa|fprop|fmha|flash|attn' --launch-skip 2 --launch-count 1 \
+        python3 scripts/sdpa_profile.py 16 16 512 64 0 cudnn
+      for f in logs/stalls.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
       ;;
     sanitizer4)
       # The D = 128 launches (canon_4: the mma.sync default and, on sm_90a, wgmma_d128): every
