@@ -39,24 +39,20 @@
 
 #include <cuda_fp16.h>
 
+#include "fa_common.cuh"
+
 namespace fa_tcv {
 
-typedef unsigned int u32;
+using fa_common::cp_async_16;
+using fa_common::cp_async_commit;
+using fa_common::cp_async_wait;
+using fa_common::fast_exp2;
+using fa_common::inv_row_sums;
+using fa_common::pack_half2;
+using fa_common::shfl_xor;
+using fa_common::smem_u32;
+using fa_common::u32;
 
-__device__ __forceinline__ u32 smem_u32(const void* p) {
-    return static_cast<u32>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void cp_async_16(u32 saddr, const void* gptr, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
-                 :: "r"(saddr), "l"(gptr), "r"(src_bytes) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() {
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" :: "n"(N) : "memory");
-}
 __device__ __forceinline__ void ldsm_x4(u32 (&r)[4], u32 addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr) : "memory");
@@ -71,20 +67,6 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const u32 (&a)[4], u32 
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
-__device__ __forceinline__ u32 pack_half2(float lo, float hi) {
-    __half2 h = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<u32*>(&h);
-}
-__device__ __forceinline__ float shfl_xor(float v, int mask) {
-    return __shfl_xor_sync(0xffffffffu, v, mask);
-}
-// 2^x, MUFU.EX2 only (exp2f adds a denormal-range fix-up around it).  ex2(-inf) = +0.
-__device__ __forceinline__ float fast_exp2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
 constexpr int kBlockN = 64;  // keys per tile
 
 template <int D>
@@ -375,13 +357,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 
     // ---- epilogue (group 0 warps): O = acc / l, staged in this warp's rows of the Q tile ----
     float inv_l[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        float l = row_sum[r];
-        l += shfl_xor(l, 1);
-        l += shfl_xor(l, 2);
-        inv_l[r] = l > 0.f ? 1.f / l : 0.f;
-    }
+    inv_row_sums(row_sum, inv_l);
     // Rows [16wr, 16wr+16) of the Q tile were read only by this warp and (SPLIT = 2) its
     // group-1 partner, both before the first ring barrier; no cp.async targets Q after the
     // prologue.  So this warp may overwrite them without a CTA barrier.

@@ -16,6 +16,8 @@
 
 #include <cuda_fp16.h>
 
+#include "../fa_common.cuh"
+
 // Dynamic shared memory of a configuration: Q (64 x D) + NS stages x (K + V tiles of BN x D),
 // fp16.  Used by the entries' static_asserts and by the selfcheck's launches.
 #define FA_WG_SMEM_BYTES(D, BN, NS) ((64 * (D) + (NS) * 2 * (BN) * (D)) * 2)
@@ -23,7 +25,15 @@
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
 
-typedef unsigned int u32;
+using fa_common::cp_async_16;
+using fa_common::cp_async_commit;
+using fa_common::cp_async_wait;
+using fa_common::fast_exp2;
+using fa_common::inv_row_sums;
+using fa_common::pack_half2;
+using fa_common::shfl_xor;
+using fa_common::smem_u32;
+using fa_common::u32;
 typedef unsigned long long u64;
 
 // One consumer warpgroup (128 threads) per 64 query rows; head dim D, BN keys per tile,
@@ -46,27 +56,9 @@ struct Cfg {
 static_assert(Cfg<64, 64, 3>::kSmemBytes == FA_WG_SMEM_BYTES(64, 64, 3), "smem bytes");
 static_assert(Cfg<128, 64, 3>::kSmemBytes == FA_WG_SMEM_BYTES(128, 64, 3), "smem bytes");
 
-__device__ __forceinline__ u32 smem_u32(const void* p) {
-    return static_cast<u32>(__cvta_generic_to_shared(p));
-}
 // Byte offset of 16-byte chunk c (0..7) of row r inside a 128-byte-wide swizzle atom.
 __device__ __forceinline__ u32 swz(int r, int c) {
     return static_cast<u32>(r * 128 + ((c ^ (r & 7)) << 4));
-}
-__device__ __forceinline__ void cp_async_16(u32 saddr, const void* gptr) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(saddr), "l"(gptr)
-                 : "memory");
-}
-__device__ __forceinline__ void cp_async_16_zfill(u32 saddr, const void* gptr, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
-                 :: "r"(saddr), "l"(gptr), "r"(src_bytes) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() {
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" :: "n"(N) : "memory");
 }
 __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
@@ -87,6 +79,14 @@ template <int N>
 __device__ __forceinline__ void fence_regs(float (&r)[N]) {
 #pragma unroll
     for (int i = 0; i < N; ++i) fence_reg(r[i]);
+}
+template <int M>
+__device__ __forceinline__ void fence_regs(u32 (&r)[M][4]) {
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) fence_reg(r[i][e]);
+    }
 }
 
 // SM90 GMMA shared-memory descriptor (cute GmmaDescriptor), layout_type 1 = SWIZZLE_128B.
@@ -162,19 +162,6 @@ __device__ __forceinline__ void wgmma_rs_tb(float (&d)[64], const u32 (&a)[4], u
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
 }
 
-__device__ __forceinline__ u32 pack_half2(float lo, float hi) {
-    __half2 h = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<u32*>(&h);
-}
-__device__ __forceinline__ float shfl_xor(float v, int mask) {
-    return __shfl_xor_sync(0xffffffffu, v, mask);
-}
-__device__ __forceinline__ float fast_exp2(float x) {  // ex2(-inf) = +0
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
 // cp.async an R x D tile (rows row0.. of a [S, D] head matrix g) into the tile at s_tile:
 // kAtoms swizzle atoms of R rows x 128 B each, atom a holding columns 64a..64a+63.  Thread
 // tid copies chunk c = tid & 7 of rows (tid >> 3) + 16 i of every atom, so the swizzle
@@ -199,7 +186,7 @@ __device__ __forceinline__ void load_tile(u32 s_tile, const __half* g, int row0,
                 cp_async_16(sa, g0 + off);
             } else {
                 const bool in_range = row0 + r0 + 16 * i < S;
-                cp_async_16_zfill(sa, in_range ? g0 + off : g, in_range ? 16 : 0);
+                cp_async_16(sa, in_range ? g0 + off : g, in_range ? 16 : 0);
             }
         }
     }
@@ -380,15 +367,17 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const int w_row0 = m0 + warp * 16;  // first row of this warp
     const int q_row0 = w_row0 + gid;    // row of s[4j+0..1]; s[4j+2..3]: +8
 
+    // K and V of the key tile starting at row0 into the stage at st.
+    auto load_kv = [&](u32 st, int row0) {
+        load_rows<BN, D>(st, Kh, row0, S, tid);
+        load_rows<BN, D>(st + C::kKvBytes, Vh, row0, S, tid);
+    };
+
     // ---- prologue: group {Q, tile 0}, group {tile 1}, ..., group {tile L-1} ----
     load_rows<64, D>(sQ, Qh, m0, S, tid);
 #pragma unroll
     for (int ps = 0; ps < L; ++ps) {
-        if (ps < n_tiles) {
-            const u32 st = sStages + ps * C::kStageBytes;
-            load_rows<BN, D>(st, Kh, ps * BN, S, tid);
-            load_rows<BN, D>(st + C::kKvBytes, Vh, ps * BN, S, tid);
-        }
+        if (ps < n_tiles) load_kv(sStages + ps * C::kStageBytes, ps * BN);
         cp_async_commit();
     }
 
@@ -410,6 +399,16 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     auto desc_v_of = [&](int i) -> u64 {
         return make_desc_sw128(stage_of(i) + C::kKvBytes, BN * 128, 1024);
     };
+    // The softmax of key tile t (scores in s), O rescaled where the max moved, P packed as
+    // the A fragments of the P V wgmmas.
+    auto softmax_pack = [&](int t, u32 (&pf)[BN / 16][4]) {
+        float alpha[2];
+        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN, q_row0,
+                                        w_row0, S, causal)) {
+            rescale<D>(o, alpha);
+        }
+        pack_p<BN>(s, pf);
+    };
 
     if constexpr (!PIPE) {
         cp_async_wait<L - 1>();  // Q and tile 0 (this thread's copies)
@@ -417,34 +416,21 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         __syncthreads();         // everyone's
 
         for (int t = 0; t < n_tiles; ++t) {
-            if (t + L < n_tiles) {
-                const u32 st = stage_of(t + L);
-                load_rows<BN, D>(st, Kh, (t + L) * BN, S, tid);
-                load_rows<BN, D>(st + C::kKvBytes, Vh, (t + L) * BN, S, tid);
-            }
+            if (t + L < n_tiles) load_kv(stage_of(t + L), (t + L) * BN);
             cp_async_commit();  // possibly empty: keeps the wait count exact
             wg_fence();
             gemm_qk<D, BN>(s, desc_q, desc_k_of(t));
             wg_commit();
             wg_wait<0>();
             fence_regs(s);
-            float alpha[2];
-            if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN,
-                                            q_row0, w_row0, S, causal)) {
-                rescale<D>(o, alpha);
-            }
             u32 pf[BN / 16][4];
-            pack_p<BN>(s, pf);
+            softmax_pack(t, pf);
             wg_fence();
             gemm_pv<D, BN>(o, pf, desc_v_of(t));
             wg_commit();
             wg_wait<0>();
             fence_regs(o);
-    #pragma unroll
-            for (int kk = 0; kk < BN / 16; ++kk) {
-    #pragma unroll
-                for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
-            }
+            fence_regs(pf);
             cp_async_wait<L - 1>();  // tile t+1 landed (this thread's copies)
             fence_proxy_async();
             __syncthreads();  // everyone's; nobody reads stage t any more
@@ -464,24 +450,15 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         wg_wait<0>();
         fence_regs(s);
         for (int t = 0; t < n_tiles; ++t) {
-            float alpha[2];
-            if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN,
-                                            q_row0, w_row0, S, causal)) {
-                rescale<D>(o, alpha);
-            }
             u32 pf[BN / 16][4];
-            pack_p<BN>(s, pf);
+            softmax_pack(t, pf);
             wg_fence();
             gemm_pv<D, BN>(o, pf, desc_v_of(t));
             wg_commit();
             cp_async_wait<NS - 3>();  // tile t+1 landed (this thread's copies)
             fence_proxy_async();
             __syncthreads();  // everyone's; stage t-1 is free
-            if (t + NS - 1 < n_tiles) {
-                const u32 st = stage_of(t + NS - 1);
-                load_rows<BN, D>(st, Kh, (t + NS - 1) * BN, S, tid);
-                load_rows<BN, D>(st + C::kKvBytes, Vh, (t + NS - 1) * BN, S, tid);
-            }
+            if (t + NS - 1 < n_tiles) load_kv(stage_of(t + NS - 1), (t + NS - 1) * BN);
             cp_async_commit();  // possibly empty: keeps the wait count exact
             if (t + 1 < n_tiles) {
                 wg_fence();
@@ -491,24 +468,14 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
             wg_wait<0>();  // PV(t) and S(t+1)
             fence_regs(o);
             fence_regs(s);
-#pragma unroll
-            for (int kk = 0; kk < BN / 16; ++kk) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) fence_reg(pf[kk][e]);
-            }
+            fence_regs(pf);
         }
     }
     cp_async_wait<0>();  // remaining groups are empty
 
     // ---- epilogue: O = acc / l, staged in the (dead) Q tile, same atom layout ----
     float inv_l[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        float l = row_sum[r];
-        l += shfl_xor(l, 1);
-        l += shfl_xor(l, 2);
-        inv_l[r] = l > 0.f ? 1.f / l : 0.f;
-    }
+    inv_row_sums(row_sum, inv_l);
     // Every S wgmma (the only reader of the Q tile) is complete: waited for, then a barrier.
     // Each warp writes and then reads only its own 16 rows.
     unsigned char* sO = smem_raw;
