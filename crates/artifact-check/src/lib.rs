@@ -162,19 +162,19 @@ pub fn check_summaries(dir: &Path, matrix: &Matrix, out: &mut Outcome) -> Result
                     ),
                 ),
                 None => {}
-                // A bench of a launch forced with `bench --launch` is not what the config runs.
-                Some(s) if forced_launch(s).is_some() => out.fail(
-                    config,
-                    gate,
-                    format!(
-                        "{}: times launch `{}` forced with `bench --launch`, not the launch the config's manifests choose (not evidence for the config; write such runs with --out elsewhere)",
-                        s.rel,
-                        forced_launch(s).unwrap_or_default()
+                Some(s) => match (forced_launch(s), s.header.verdict) {
+                    // A bench of a launch forced with `bench --launch` is not what the
+                    // config runs.
+                    (Some(launch), _) => out.fail(
+                        config,
+                        gate,
+                        format!(
+                            "{}: times launch `{launch}` forced with `bench --launch`, not the launch the config's manifests choose (not evidence for the config; write such runs with --out elsewhere)",
+                            s.rel
+                        ),
                     ),
-                ),
-                Some(s) => match s.header.verdict {
-                    Verdict::Pass => out.pass(config, gate),
-                    v => out.fail(
+                    (None, Verdict::Pass) => out.pass(config, gate),
+                    (None, v) => out.fail(
                         config,
                         gate,
                         format!(

@@ -628,14 +628,14 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         let mut timings = Vec::new();
         push_sets(&name, SetKind::Kernel, &t, &mut timings, &mut sets);
         let launch = k.launch_for(p);
-        let why = match &cli.launch {
-            Some(_) => format!(
-                "forced with --launch (its manifest chooses `{}` for this problem)",
-                k.manifest.launch_for(p, k.arch).name
-            ),
-            None => "its manifest's choice for this problem".to_string(),
-        };
         if !launch.is_default() || cli.launch.is_some() {
+            let why = match &cli.launch {
+                Some(_) => format!(
+                    "forced with --launch (its manifest chooses `{}` for this problem)",
+                    k.manifest.launch_for(p, k.arch).name
+                ),
+                None => "its manifest's choice for this problem".to_string(),
+            };
             notes.push(format!(
                 "{name}: timed launch `{}` (entry {}, block_m {}, {} threads, {} B dynamic shared), {why}",
                 launch.name, launch.entry, launch.block_m, launch.threads, launch.shared_bytes
