@@ -84,6 +84,20 @@ for stage in "${stages[@]}"; do
         python3 scripts/sdpa_profile.py 16 16 512 64 0 cudnn
       for f in logs/stalls.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
       ;;
+    wsprofile)
+      # The warp-specialised wgmma prototype (fa_ws2_fwd_d64) next to the shipped body
+      # (fa_wg_fwd_d64) under Nsight Compute, each at its first launch in the selfcheck
+      # (canon_6): stall reasons, issue and pipe figures, then per-SASS-instruction samples.
+      bin=.device/wgmma/fa_wg_selfcheck
+      m=(--metrics "regex:smsp__pcsamp_warps_issue_stalled_.*" --section WarpStateStats
+        --section SchedulerStats --section InstructionStats --section SpeedOfLight
+        --section Occupancy --section LaunchStats)
+      for k in fa_wg_fwd_d64 fa_ws2_fwd_d64; do
+        STEP_LIMIT=180 timed "wsprofile.$k" ncu --clock-control none "${m[@]}" -k "regex:^$k\$" --launch-count 1 "$bin"
+        STEP_LIMIT=180 timed "wsprofile.source.$k" ncu --clock-control none --section SourceCounters \
+          --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
+      done
+      ;;
     sanitizer4)
       # The D = 128 launches (canon_4: the mma.sync default and, on sm_90a, wgmma_d128): every
       # tool, one launch each at the config's full shape, so a longer limit per run.

@@ -1,7 +1,8 @@
 // fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
-// wgmma on sm_90a).  Shipped version v10 (v1 lives on as variants/fa_tc_v1.cu; history and
+// wgmma on sm_90a).  Shipped version v11 (v1 lives on as variants/fa_tc_v1.cu; history and
 // numbers in NOTES.md).  Five entries, all ABI attention_fwd_v1; fa_tc.toml says which runs:
-//   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below);
+//   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below;
+//                                   v11 changes the softmax at D = 128);
 //   fa_tc_fwd_d64_small_grid        [[launch_rule]] small_grid: D = 64, small grids (v6);
 //   fa_tc_fwd_d64_wgmma             [[launch_rule]] wgmma: D = 64, sm_90a cubins only;
 //   fa_tc_fwd_d128_wgmma            [[launch_rule]] wgmma_d128: D = 128, sm_90a cubins only.
@@ -34,7 +35,11 @@
 
 //              name           D    RW SPLIT stages min CTAs/SM
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64, 64, 4, 1, 3, 3)
-FA_TCV_ENTRY_NS(fa_tc_fwd_d128, 128, 4, 1, 2, 2)
+// v11: at D = 128 the softmax takes fa_common::softmax_tile's POS schedule when
+// softmax_scale > 0 (max over raw scores, each exponent one FFMA: one FMUL per score less;
+// other scales keep v5's scale-first softmax); no lazy rescale.  NOTES.md, v11.
+//                name            D    RW SPLIT stages min CTAs/SM lazy
+FA_TCV_ENTRY_FAST(fa_tc_fwd_d128, 128, 4, 1,    2,     2,          false)
 
 // The small-grid launch (fa_tc.toml, [[launch_rule]] "small_grid"; variant v6 in NOTES.md):
 // D = 64, block_m 32 (2 row warps) x 2 key groups, 128 threads, 2 stages, 69632 B.  Twice

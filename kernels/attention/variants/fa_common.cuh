@@ -58,4 +58,105 @@ __device__ __forceinline__ void inv_row_sums(const float (&row_sum)[2], float (&
     }
 }
 
+// Mask, then the online softmax of one score tile in place (s -> unnormalised P, fp32):
+// a warp's 16 rows x BN keys in the m16n8 accumulator layout that mma.sync m16n8k16 and
+// wgmma m64nBN share (s[4j + e]: key columns 8j + 2 tig + (e & 1), row gid + 8 (e >> 1)).
+// Updates the running row max / row sum.  Returns false when the O accumulators keep
+// their scale (alpha = 1 for every row of the warp), true when they must be multiplied by
+// alpha.
+// POS (softmax_scale > 0): the max is taken over raw scores and each exponent is one FFMA,
+// exp2(s * c - max * c) with c = scale * log2(e); otherwise the scores are scaled first
+// (c = 1 after that).  row_max is in the units of s.
+// LAZY (FlashAttention-4's conditional rescaling): the max used for the exponents moves only
+// when some row of the warp would otherwise see exponents above 2^kLazyLog2 (P <= 256 in fp16
+// and fp32 loses nothing: O and l carry the same stale max, which cancels in O / l), so in
+// the steady state the 32-64 multiplies of the O rescale are skipped.
+constexpr float kLazyLog2 = 8.f;
+template <int BN, bool POS, bool LAZY>
+__device__ __forceinline__ bool softmax_tile(float (&s)[BN / 2], float (&row_max)[2],
+                                             float (&row_sum)[2], float (&alpha)[2],
+                                             float scale_log2, int n0, int q_row0, int w_row0,
+                                             int S, int causal) {
+    constexpr int kS = BN / 2;
+    const float kNegInf = -INFINITY;
+    const int tig = threadIdx.x & 3;
+    if constexpr (!POS) {
+#pragma unroll
+        for (int i = 0; i < kS; ++i) s[i] *= scale_log2;
+    }
+    const float c = POS ? scale_log2 : 1.f;
+    // x * c - m: one FFMA (POS); a plain FADD otherwise (c = 1, scores already scaled).
+    auto scaled_minus = [c](float x, float m) -> float {
+        if constexpr (POS) {
+            return fmaf(x, c, -m);
+        } else {
+            return x - m;
+        }
+    };
+    const bool need_mask = (n0 + BN > S) || (causal && n0 + BN - 1 > w_row0);
+    if (need_mask) {
+#pragma unroll
+        for (int i = 0; i < kS; ++i) {
+            const int col = n0 + (i >> 2) * 8 + tig * 2 + (i & 1);
+            const int row = q_row0 + ((i >> 1) & 1) * 8;
+            if (col >= S || (causal && col > row)) s[i] = kNegInf;
+        }
+    }
+    float mx[2] = {row_max[0], row_max[1]};
+#pragma unroll
+    for (int j = 0; j < kS / 4; ++j) {
+        mx[0] = fmaxf(mx[0], fmaxf(s[4 * j + 0], s[4 * j + 1]));
+        mx[1] = fmaxf(mx[1], fmaxf(s[4 * j + 2], s[4 * j + 3]));
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 1));
+        mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 2));
+    }
+    // (mx - row_max) * c: +inf while row_max is -inf and mx is not; NaN (no move) while both
+    // are -inf (row fully masked so far).
+    bool rescale = true;
+    if constexpr (LAZY) {
+        const bool grows = (mx[0] - row_max[0]) * c > kLazyLog2 ||
+                           (mx[1] - row_max[1]) * c > kLazyLog2;
+        rescale = __any_sync(0xffffffffu, grows);  // warp-uniform
+    }
+    float m_c[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        if (rescale) {
+            // ex2(-inf) = 0 on the first tile; row fully masked so far: alpha 0, no NaN.
+            const float new_c = (mx[r] == kNegInf) ? 0.f : mx[r] * c;
+            alpha[r] = fast_exp2(scaled_minus(row_max[r], new_c));
+            row_max[r] = mx[r];
+        } else {
+            alpha[r] = 1.f;
+        }
+        m_c[r] = (row_max[r] == kNegInf) ? 0.f : row_max[r] * c;
+    }
+    float rs[2] = {0.f, 0.f};
+#pragma unroll
+    for (int j = 0; j < kS / 4; ++j) {
+        s[4 * j + 0] = fast_exp2(scaled_minus(s[4 * j + 0], m_c[0]));
+        s[4 * j + 1] = fast_exp2(scaled_minus(s[4 * j + 1], m_c[0]));
+        s[4 * j + 2] = fast_exp2(scaled_minus(s[4 * j + 2], m_c[1]));
+        s[4 * j + 3] = fast_exp2(scaled_minus(s[4 * j + 3], m_c[1]));
+        rs[0] += s[4 * j + 0] + s[4 * j + 1];
+        rs[1] += s[4 * j + 2] + s[4 * j + 3];
+    }
+    row_sum[0] = row_sum[0] * alpha[0] + rs[0];
+    row_sum[1] = row_sum[1] * alpha[1] + rs[1];
+    return rescale;
+}
+
+template <int D>
+__device__ __forceinline__ void rescale(float (&o)[D / 2], const float (&alpha)[2]) {
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+        o[4 * j + 0] *= alpha[0];
+        o[4 * j + 1] *= alpha[0];
+        o[4 * j + 2] *= alpha[1];
+        o[4 * j + 3] *= alpha[1];
+    }
+}
 }  // namespace fa_common

@@ -86,3 +86,11 @@ FA_WG_ENTRY(fa_wg_n128_fwd_d64,   64,  128, 2, true,  false, 3)
 FA_WG_ENTRY(fa_wg_n128p_fwd_d64,  64,  128, 3, true,  true,  2)
 FA_WG_ENTRY(fa_wg_fwd_d128,       128, 64,  3, true,  false, 2)
 FA_WG_ENTRY(fa_wg_pipe_fwd_d128,  128, 64,  3, true,  true,  2)
+// Warp-specialised (fwd_ws, v11 experiment; NOTES.md): producer warps issue every load,
+// consumer warpgroups wait on mbarriers (no __syncthreads per tile); a CTA works through
+// ITEMS row blocks of one head (block_m = 64 WGS ITEMS), its producers loading the next
+// block's Q and K/V tiles under the current one.  Two consumer warpgroups share each K/V tile.
+//          name                 D    NS lazy  WGS items PW min CTAs/SM
+FA_WS_ENTRY(fa_ws2i1p2_fwd_d64,  64,  3, true,  2,  1,    2, 2)
+FA_WS_ENTRY(fa_ws2i4p2_fwd_d64,  64,  3, true,  2,  4,    2, 2)
+FA_WS_ENTRY(fa_ws2i2p2_fwd_d128, 128, 2, true,  2,  2,    2, 1)

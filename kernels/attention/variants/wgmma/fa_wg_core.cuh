@@ -32,7 +32,9 @@ using fa_common::fast_exp2;
 using fa_common::inv_row_sums;
 using fa_common::pack_half2;
 using fa_common::shfl_xor;
+using fa_common::rescale;
 using fa_common::smem_u32;
+using fa_common::softmax_tile;
 using fa_common::u32;
 typedef unsigned long long u64;
 
@@ -163,41 +165,43 @@ __device__ __forceinline__ void wgmma_rs_tb(float (&d)[64], const u32 (&a)[4], u
 }
 
 // cp.async an R x D tile (rows row0.. of a [S, D] head matrix g) into the tile at s_tile:
-// kAtoms swizzle atoms of R rows x 128 B each, atom a holding columns 64a..64a+63.  Thread
-// tid copies chunk c = tid & 7 of rows (tid >> 3) + 16 i of every atom, so the swizzle
-// term r & 7 is the same for all its copies.  FULL: all R rows are < S (no predicates, one
-// pointer); otherwise rows >= S are zero-filled (src-size 0, from the valid row-0 address).
-template <int R, int D, bool FULL>
+// kAtoms swizzle atoms of R rows x 128 B each, atom a holding columns 64a..64a+63.  The T
+// copying threads (tid = 0..T-1; T a multiple of 64) split it: thread tid copies chunk
+// c = tid & 7 of rows (tid >> 3) + (T / 8) i of every atom, so the swizzle term r & 7 is the
+// same for all its copies.  FULL: all R rows are < S (no predicates, one pointer);
+// otherwise rows >= S are zero-filled (src-size 0, from the valid row-0 address).
+template <int R, int D, bool FULL, int T = 128>
 __device__ __forceinline__ void load_tile(u32 s_tile, const __half* g, int row0, int S,
                                           int tid) {
     constexpr int kAtoms = D / 64;
-    static_assert(R % 16 == 0, "tile rows");
+    constexpr int kStep = T / 8;  // rows per pass
+    static_assert(T % 64 == 0 && R % kStep == 0, "tile rows");
     const int c = tid & 7;
-    const int r0 = tid >> 3;  // 0..15
+    const int r0 = tid >> 3;  // 0..kStep-1
     const u32 s0 = s_tile + swz(r0, c);
     const __half* g0 = g + static_cast<size_t>(row0 + r0) * D + c * 8;
 #pragma unroll
-    for (int i = 0; i < R / 16; ++i) {
+    for (int i = 0; i < R / kStep; ++i) {
 #pragma unroll
         for (int a = 0; a < kAtoms; ++a) {
-            const u32 sa = s0 + a * (R * 128) + i * (16 * 128);
-            const int off = i * 16 * D + a * 64;
+            const u32 sa = s0 + a * (R * 128) + i * (kStep * 128);
+            const int off = i * kStep * D + a * 64;
             if constexpr (FULL) {
                 cp_async_16(sa, g0 + off);
             } else {
-                const bool in_range = row0 + r0 + 16 * i < S;
+                const bool in_range = row0 + r0 + kStep * i < S;
                 cp_async_16(sa, in_range ? g0 + off : g, in_range ? 16 : 0);
             }
         }
     }
 }
-template <int R, int D>
+template <int R, int D, int T = 128>
 __device__ __forceinline__ void load_rows(u32 s_tile, const __half* g, int row0, int S,
                                           int tid) {
     if (row0 + R <= S) {
-        load_tile<R, D, true>(s_tile, g, row0, S, tid);
+        load_tile<R, D, true, T>(s_tile, g, row0, S, tid);
     } else {
-        load_tile<R, D, false>(s_tile, g, row0, S, tid);
+        load_tile<R, D, false, T>(s_tile, g, row0, S, tid);
     }
 }
 
@@ -225,97 +229,6 @@ __device__ __forceinline__ void gemm_pv(float (&o)[D / 2], const u32 (&pf)[BN / 
     for (int kk = 0; kk < BN / 16; ++kk) wgmma_rs_tb(o, pf[kk], desc_v + kk * (2048 >> 4));
 }
 
-// Mask, then the online softmax of one 64 x BN score tile in place (s -> unnormalised P,
-// fp32); updates the running row max / row sum.  Returns false when the O accumulators keep
-// their scale (alpha = 1 for every row of the warp), true when they must be multiplied by
-// alpha.
-// POS (softmax_scale > 0): the max is taken over raw scores and each exponent is one FFMA,
-// exp2(s * c - max * c) with c = scale * log2(e); otherwise the scores are scaled first
-// (c = 1 after that).  row_max is in the units of s.
-// LAZY (FlashAttention-4's conditional rescaling): the max used for the exponents moves only
-// when some row of the warp would otherwise see exponents above 2^kLazyLog2 (P <= 256 in fp16
-// and fp32 loses nothing: O and l carry the same stale max, which cancels in O / l), so in
-// the steady state the 32-64 multiplies of the O rescale are skipped.
-constexpr float kLazyLog2 = 8.f;
-template <int BN, bool POS, bool LAZY>
-__device__ __forceinline__ bool softmax_tile(float (&s)[BN / 2], float (&row_max)[2],
-                                             float (&row_sum)[2], float (&alpha)[2],
-                                             float scale_log2, int n0, int q_row0, int w_row0,
-                                             int S, int causal) {
-    constexpr int kS = BN / 2;
-    const float kNegInf = -INFINITY;
-    const int tig = threadIdx.x & 3;
-    if constexpr (!POS) {
-#pragma unroll
-        for (int i = 0; i < kS; ++i) s[i] *= scale_log2;
-    }
-    const float c = POS ? scale_log2 : 1.f;
-    const bool need_mask = (n0 + BN > S) || (causal && n0 + BN - 1 > w_row0);
-    if (need_mask) {
-#pragma unroll
-        for (int i = 0; i < kS; ++i) {
-            const int col = n0 + (i >> 2) * 8 + tig * 2 + (i & 1);
-            const int row = q_row0 + ((i >> 1) & 1) * 8;
-            if (col >= S || (causal && col > row)) s[i] = kNegInf;
-        }
-    }
-    float mx[2] = {row_max[0], row_max[1]};
-#pragma unroll
-    for (int j = 0; j < kS / 4; ++j) {
-        mx[0] = fmaxf(mx[0], fmaxf(s[4 * j + 0], s[4 * j + 1]));
-        mx[1] = fmaxf(mx[1], fmaxf(s[4 * j + 2], s[4 * j + 3]));
-    }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 1));
-        mx[r] = fmaxf(mx[r], shfl_xor(mx[r], 2));
-    }
-    // (mx - row_max) * c: +inf while row_max is -inf and mx is not; NaN (no move) while both
-    // are -inf (row fully masked so far).
-    bool rescale = true;
-    if constexpr (LAZY) {
-        const bool grows = (mx[0] - row_max[0]) * c > kLazyLog2 ||
-                           (mx[1] - row_max[1]) * c > kLazyLog2;
-        rescale = __any_sync(0xffffffffu, grows);  // warp-uniform
-    }
-    float m_c[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        if (rescale) {
-            // ex2(-inf) = 0 on the first tile; row fully masked so far: alpha 0, no NaN.
-            const float new_c = (mx[r] == kNegInf) ? 0.f : mx[r] * c;
-            alpha[r] = fast_exp2(fmaf(row_max[r], c, -new_c));
-            row_max[r] = mx[r];
-        } else {
-            alpha[r] = 1.f;
-        }
-        m_c[r] = (row_max[r] == kNegInf) ? 0.f : row_max[r] * c;
-    }
-    float rs[2] = {0.f, 0.f};
-#pragma unroll
-    for (int j = 0; j < kS / 4; ++j) {
-        s[4 * j + 0] = fast_exp2(fmaf(s[4 * j + 0], c, -m_c[0]));
-        s[4 * j + 1] = fast_exp2(fmaf(s[4 * j + 1], c, -m_c[0]));
-        s[4 * j + 2] = fast_exp2(fmaf(s[4 * j + 2], c, -m_c[1]));
-        s[4 * j + 3] = fast_exp2(fmaf(s[4 * j + 3], c, -m_c[1]));
-        rs[0] += s[4 * j + 0] + s[4 * j + 1];
-        rs[1] += s[4 * j + 2] + s[4 * j + 3];
-    }
-    row_sum[0] = row_sum[0] * alpha[0] + rs[0];
-    row_sum[1] = row_sum[1] * alpha[1] + rs[1];
-    return rescale;
-}
-
-template <int D>
-__device__ __forceinline__ void rescale(float (&o)[D / 2], const float (&alpha)[2]) {
-#pragma unroll
-    for (int j = 0; j < D / 8; ++j) {
-        o[4 * j + 0] *= alpha[0];
-        o[4 * j + 1] *= alpha[0];
-        o[4 * j + 2] *= alpha[1];
-        o[4 * j + 3] *= alpha[1];
-    }
-}
 template <int BN>
 __device__ __forceinline__ void pack_p(const float (&s)[BN / 2], u32 (&pf)[BN / 16][4]) {
     // A fragment of key step kk = accumulator columns 16kk..16kk+15 (see fa_wg.cu).
@@ -504,6 +417,245 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     }
 }
 
+
+// ---- warp-specialised variant (fwd_ws): PW producer warps, WGS consumer warpgroups ----
+//
+// CTA = WGS consumer warpgroups (64 query rows each) + PW producer warps, 128 WGS + 32 PW
+// threads.  A CTA works through ITEMS items of 64 WGS query rows of one head (block_m =
+// 64 WGS ITEMS; item it of CTA x is row block it * gridDim.x + x, heaviest first when
+// causal), so the producer loads the next item's Q and first K/V tiles while the consumers
+// finish the current one.  The producer alone issues every cp.async (Q tiles, K/V tiles
+// into an NS-stage ring that runs on across items); the consumers only wait, compute and
+// release.  No __syncthreads after setup; mbarriers:
+//   full[s]  (count 32 PW): every producer thread arrives once its copies of the tile in stage s
+//            (and of Q, with an item's first tile) have landed (cp.async.wait_group) and it
+//            has fenced them into the async proxy (the writer-side fence of the single-role
+//            body), then a release-arrive;
+//   empty[s] (count 4 WGS): lane 0 of every consumer warp arrives once its warpgroup's
+//            wgmmas reading stage s (S = Q K^T and O += P V) have completed (wait_group 0);
+//   qempty[b] (count 4 WGS): the same once a warp is done with the Q tiles in buffer b.
+// Producer: ring tile g (counted across items) goes into stage g % NS after empty[g % NS]
+// completes phase g / NS - 1 (g >= NS); the full arrive of tile g-1 follows the issue of
+// tile g, so one tile's copies are in flight behind the one being signalled.  Q is double
+// buffered: item it's Q tiles go into buffer it & 1 with its first ring tile, after
+// qempty[it & 1] has completed for item it - 2.
+// Shared memory: [Q buffer 0 | Q buffer 1 | O staging | ring | barriers], Q buffers and the
+// O staging region WGS x 64 x D fp16 each.
+template <int D, int NS, int WGS, int ITEMS, int PW>
+struct WsCfg {
+    static constexpr int kBN = 64;
+    static constexpr int kProducers = 32 * PW;
+    static constexpr int kThreads = 128 * WGS + kProducers;
+    static constexpr int kItemM = 64 * WGS;
+    static constexpr int kBlockM = kItemM * ITEMS;
+    static constexpr int kQBytes = 64 * D * 2;  // one warpgroup's Q (or O staging) tile
+    static constexpr int kKvBytes = kBN * D * 2;
+    static constexpr int kStageBytes = 2 * kKvBytes;
+    static constexpr int kOOff = 2 * WGS * kQBytes;
+    static constexpr int kRingOff = 3 * WGS * kQBytes;
+    static constexpr int kBarOff = kRingOff + NS * kStageBytes;
+    static constexpr int kSmemBytes = kBarOff + (2 * NS + 2) * 8;
+};
+
+__device__ __forceinline__ void mbar_init(u32 bar, u32 count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(u32 bar) {
+    asm volatile("mbarrier.arrive.release.cta.shared::cta.b64 _, [%0];\n" :: "r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(u32 bar, u32 parity) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "FA_WS_WAIT:\n"
+        "mbarrier.try_wait.parity.acquire.cta.shared::cta.b64 p, [%0], %1;\n"
+        "@!p bra FA_WS_WAIT;\n"
+        "}\n" :: "r"(bar), "r"(parity) : "memory");
+}
+
+template <int D, int NS, int WGS, int ITEMS, int PW, bool POS, bool LAZY>
+__device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
+                                       const __half* __restrict__ K,
+                                       const __half* __restrict__ V, __half* __restrict__ O,
+                                       int H, int S, float softmax_scale, int causal,
+                                       unsigned char* smem_raw) {
+    using C = WsCfg<D, NS, WGS, ITEMS, PW>;
+    constexpr int BN = C::kBN;
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+
+    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
+    const __half* Qh = Q + head;
+    const __half* Kh = K + head;
+    const __half* Vh = V + head;
+    __half* Oh = O + head;
+    const int n_items_head = (S + C::kItemM - 1) / C::kItemM;  // row blocks of this head
+    // Row block of item it (or -1 past the end): strided over the CTAs of the head, the
+    // heaviest (last) blocks first when causal.
+    auto item_block = [&](int it) -> int {
+        const int b = it * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x);
+        if (b >= n_items_head) return -1;
+        return causal ? n_items_head - 1 - b : b;
+    };
+    auto item_tiles = [&](int mb) -> int {
+        const int n_end = causal ? min(S, (mb + 1) * C::kItemM) : S;
+        return (n_end + BN - 1) / BN;
+    };
+
+    const u32 sBase = smem_u32(smem_raw);
+    if (sBase & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
+    const u32 sRing = sBase + C::kRingOff;
+    const u32 sFull = sBase + C::kBarOff;
+    const u32 sEmpty = sFull + NS * 8;
+    const u32 sQEmpty = sEmpty + NS * 8;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int st = 0; st < NS; ++st) {
+            mbar_init(sFull + 8 * st, C::kProducers);
+            mbar_init(sEmpty + 8 * st, 4 * WGS);
+        }
+        mbar_init(sQEmpty, 4 * WGS);
+        mbar_init(sQEmpty + 8, 4 * WGS);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (warp >= 4 * WGS) {
+        // ---- producer warps ----
+        const int ptid = tid - 128 * WGS;
+        int g = 0;  // ring tiles issued so far (all items)
+        for (int it = 0; it < ITEMS; ++it) {
+            const int mb = item_block(it);
+            if (mb < 0) break;
+            const int n_tiles = item_tiles(mb);
+            for (int i = 0; i < n_tiles; ++i, ++g) {
+                const int st = g % NS;
+                if (g >= NS) mbar_wait(sEmpty + 8 * st, static_cast<u32>(g / NS + 1) & 1u);
+                if (i == 0) {
+                    const int qb = it & 1;
+                    if (it >= 2) mbar_wait(sQEmpty + 8 * qb, static_cast<u32>(it / 2 + 1) & 1u);
+#pragma unroll
+                    for (int w = 0; w < WGS; ++w)
+                        load_rows<64, D, C::kProducers>(sBase + (qb * WGS + w) * C::kQBytes, Qh,
+                                                        mb * C::kItemM + 64 * w, S, ptid);
+                }
+                const u32 sst = sRing + st * C::kStageBytes;
+                load_rows<BN, D, C::kProducers>(sst, Kh, i * BN, S, ptid);
+                load_rows<BN, D, C::kProducers>(sst + C::kKvBytes, Vh, i * BN, S, ptid);
+                cp_async_commit();
+                if (g > 0) {
+                    cp_async_wait<1>();  // ring tile g-1 (with its item's Q) landed
+                    fence_proxy_async();
+                    mbar_arrive(sFull + 8 * ((g - 1) % NS));
+                }
+            }
+        }
+        if (g > 0) {
+            cp_async_wait<0>();
+            fence_proxy_async();
+            mbar_arrive(sFull + 8 * ((g - 1) % NS));
+        }
+        return;
+    }
+
+    // ---- consumer warpgroup wg: rows 64 wg .. 64 wg + 63 of each item ----
+    const int wg = warp >> 2;
+    const int wq = warp & 3;
+    const int gid = lane >> 2;
+    const int tig = lane & 3;
+    const float scale_log2 = softmax_scale * 1.4426950408889634f;
+    unsigned char* sO = smem_raw + C::kOOff + wg * C::kQBytes;
+
+    int stage = 0;
+    u32 phase = 0;
+    for (int it = 0; it < ITEMS; ++it) {
+        const int mb = item_block(it);
+        if (mb < 0) break;
+        const int n_tiles = item_tiles(mb);
+        const int wg_row0 = mb * C::kItemM + 64 * wg;
+        const int w_row0 = wg_row0 + wq * 16;
+        const int q_row0 = w_row0 + gid;
+        const int qb = it & 1;
+        const u64 desc_q = make_desc_sw128(sBase + (qb * WGS + wg) * C::kQBytes, 16, 1024);
+
+        float o[D / 2];
+        float s[BN / 2];
+#pragma unroll
+        for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
+#pragma unroll
+        for (int i = 0; i < BN / 2; ++i) s[i] = 0.f;
+        float row_max[2] = {-INFINITY, -INFINITY};
+        float row_sum[2] = {0.f, 0.f};
+
+        for (int t = 0; t < n_tiles; ++t) {
+            const u32 st = sRing + stage * C::kStageBytes;
+            mbar_wait(sFull + 8 * stage, phase);
+            // Warpgroup-uniform: a causal tile whose first key lies past this warpgroup's
+            // last row contributes nothing (its stage is still released).
+            if (!(causal && t * BN > wg_row0 + 63)) {
+                wg_fence();
+                gemm_qk<D, BN>(s, desc_q, make_desc_sw128(st, 16, 1024));
+                wg_commit();
+                wg_wait<0>();
+                fence_regs(s);
+                u32 pf[BN / 16][4];
+                float alpha[2];
+                if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN,
+                                                q_row0, w_row0, S, causal)) {
+                    rescale<D>(o, alpha);
+                }
+                pack_p<BN>(s, pf);
+                wg_fence();
+                gemm_pv<D, BN>(o, pf, make_desc_sw128(st + C::kKvBytes, BN * 128, 1024));
+                wg_commit();
+                wg_wait<0>();
+                fence_regs(o);
+                fence_regs(pf);
+            }
+            __syncwarp();
+            if (lane == 0) {
+                mbar_arrive(sEmpty + 8 * stage);
+                // Every S wgmma of the item done: its Q buffer may be refilled.
+                if (t == n_tiles - 1) mbar_arrive(sQEmpty + 8 * qb);
+            }
+            if (++stage == NS) {
+                stage = 0;
+                phase ^= 1u;
+            }
+        }
+
+        // ---- epilogue: O = acc / l, staged in this warpgroup's O tile ----
+        float inv_l[2];
+        inv_row_sums(row_sum, inv_l);
+        const int srow = wq * 16 + gid;
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) {
+            unsigned char* atom = sO + (j / 8) * (64 * 128);
+            *reinterpret_cast<u32*>(atom + swz(srow, j % 8) + tig * 4) =
+                pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
+            *reinterpret_cast<u32*>(atom + swz(srow + 8, j % 8) + tig * 4) =
+                pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
+        }
+        __syncwarp();
+        constexpr int kChunksPerRow = D / 8;
+#pragma unroll
+        for (int i = 0; i < 16 * kChunksPerRow / 32; ++i) {
+            const int idx = lane + i * 32;
+            const int r = idx / kChunksPerRow;
+            const int a = (idx % kChunksPerRow) / 8;
+            const int ch = idx % 8;
+            const int grow = w_row0 + r;
+            if (grow < S) {
+                *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * D + a * 64 + ch * 8) =
+                    *reinterpret_cast<const uint4*>(sO + a * (64 * 128) + swz(wq * 16 + r, ch));
+            }
+        }
+        __syncwarp();  // the warp's O rows are read back before the next item overwrites them
+    }
+}
+
 }  // namespace fa_wg
 #endif  // FA_WG_HAVE_WGMMA
 
@@ -532,4 +684,34 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
         FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_)                                                           \
+    }
+
+// Warp-specialised entries: FA_WS_ENTRY(name, head dim, ring stages, lazy, consumer
+// warpgroups, items per CTA, producer warps (2 or 4), min CTAs per SM); 128 WGS + 32 PW
+// threads, block_m 64 WGS ITEMS,
+// FA_WS_SMEM_BYTES(D, NS, WGS) bytes of dynamic shared memory.
+#define FA_WS_SMEM_BYTES(D, NS, WGS) \
+    (3 * (WGS) * 64 * (D) * 2 + (NS) * 2 * 64 * (D) * 2 + (2 * (NS) + 2) * 8)
+#if FA_WG_HAVE_WGMMA
+#define FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_)                                       \
+    if (softmax_scale > 0.f) {                                                               \
+        fa_wg::fwd_ws<D_, NS_, WGS_, ITEMS_, PW_, true, LAZY_>(Q, K, V, O, H, S,             \
+                                                               softmax_scale, causal,        \
+                                                               fa_wg_smem);                  \
+    } else {                                                                                 \
+        fa_wg::fwd_ws<D_, NS_, WGS_, ITEMS_, PW_, false, LAZY_>(Q, K, V, O, H, S,            \
+                                                                softmax_scale, causal,       \
+                                                                fa_wg_smem);                 \
+    }
+#else
+#define FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_) FA_WG_BODY(D_, 64, NS_, LAZY_, false)
+#endif
+#define FA_WS_ENTRY(NAME, D_, NS_, LAZY_, WGS_, ITEMS_, PW_, MINB_)                          \
+    extern "C" __global__ void __launch_bounds__(128 * (WGS_) + 32 * (PW_), MINB_)           \
+    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
+         int D, float softmax_scale, int causal) {                                           \
+        extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
+        (void)B;                                                                             \
+        if (D != (D_)) return;                                                               \
+        FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_)                                        \
     }

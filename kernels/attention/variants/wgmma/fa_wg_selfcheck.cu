@@ -9,8 +9,11 @@
 //    README.md says how that file is made.)
 // Run: /tmp/fa_wg_selfcheck   (exit 0 = every check passed; 1 = a check failed; 2 = CUDA error)
 //
-// Kernels: the fa_wg* entries of fa_wg.cu (README.md's table), fa_tc (fa_tc_fwd_d64) and
-// fa_tc_d128 (fa_tc_fwd_d128), each with its head dim: a case runs the kernels of its D.
+// Kernels: the fa_wg* and fa_ws* entries of fa_wg.cu (README.md's table), fa_tc's mma.sync
+// entries (fa_tc, fa_tc_sg, fa_tc_d128) and the mma.sync candidates below (fa_tcf*, fa_tcm2*);
+// with -DFA_TC_OLD_CORE='"path"' also the mma.sync core of an earlier commit (fa_tc_old*,
+// README.md says how that file is made), each with its head dim: a case runs the kernels of
+// its D.  canon_4 is timed three times, the D = 128 entries interleaved, against clock drift.
 // Checks, per case and per kernel, launched exactly as the ABI says (grid
 // (ceil(S/block_m), H, B), the kernel's thread count, its fixed dynamic shared memory):
 //   * random fp16 Q, K, V uniform in [-mag, mag] (fixed seed per case);
@@ -33,6 +36,18 @@
 
 #include "fa_wg.cu"
 #include "../../fa_tc.cu"
+
+// fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
+// rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
+// softmax).
+//                name                 D    RW SPLIT NS MINB lazy
+FA_TCV_ENTRY_FAST(fa_tcf_fwd_d64,      64,  4, 1,    3, 3,   true)
+FA_TCV_ENTRY_FAST(fa_tcf_fwd_d128,     128, 4, 1,    2, 2,   true)
+// Two m16 tiles per warp (block_m 128 with 4 warps): D = 128 with Q re-read from shared
+// memory each tile, D = 64 with Q in registers.
+//               name                  D    RW NS MINB qreg
+FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d128,     128, 4, 2, 2,   false)
+FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d64,      64,  4, 2, 2,   true)
 
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -68,6 +83,15 @@ struct Kernel {
     int d;  // head dim the entry computes (the cases of another D skip it)
 };
 
+#ifdef FA_TC_OLD_CORE
+// fa_tc's mma.sync core as of the commit the build names (a renamed copy, made at build time:
+// README.md), as the baseline of its successor in this run.
+#include FA_TC_OLD_CORE
+FA_TCVOLD_ENTRY_NS(fa_tc_old_fwd_d64, 64, 4, 1, 3, 3)
+FA_TCVOLD_ENTRY_NS(fa_tc_old_fwd_d128, 128, 4, 1, 2, 2)
+FA_TCVOLD_ENTRY_NS(fa_tc_old_sg_fwd_d64, 64, 2, 2, 2, 3)
+#endif
+
 #ifdef FA_WG_V9_CORE
 // The wgmma body shipped in fa_tc v9 (a renamed copy of that version's fa_wg_core.cuh, made
 // at build time: see run.sh), as the baseline of this run.
@@ -86,10 +110,25 @@ static const Kernel kKernels[] = {
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
+    {"fa_ws2i1p2", fa_ws2i1p2_fwd_d64, FA_WS_SMEM_BYTES(64, 3, 2), 320, 128, 64},
+    {"fa_ws2i4p2", fa_ws2i4p2_fwd_d64, FA_WS_SMEM_BYTES(64, 3, 2), 320, 512, 64},
+#ifdef FA_TC_OLD_CORE
+    {"fa_tc_old", fa_tc_old_fwd_d64, 57344, 128, 64, 64},
+    {"fa_tc_old_sg", fa_tc_old_sg_fwd_d64, 69632, 128, 32, 64},
+#endif
     {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64, 64},
+    {"fa_tcf", fa_tcf_fwd_d64, 57344, 128, 64, 64},
+    {"fa_tcm2", fa_tcm2_fwd_d64, 49152, 128, 128, 64},
+    {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
+    {"fa_ws2i2p2_d128", fa_ws2i2p2_fwd_d128, FA_WS_SMEM_BYTES(128, 2, 2), 320, 256, 128},
+#ifdef FA_TC_OLD_CORE
+    {"fa_tc_old_d128", fa_tc_old_fwd_d128, 81920, 128, 64, 128},
+#endif
     {"fa_tc_d128", fa_tc_fwd_d128, 81920, 128, 64, 128},
+    {"fa_tcf_d128", fa_tcf_fwd_d128, 81920, 128, 64, 128},
+    {"fa_tcm2_d128", fa_tcm2_fwd_d128, 98304, 128, 128, 128},
 };
 static const int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
@@ -401,6 +440,8 @@ int main() {
         {"canon_3", 2, 8, 512, 64, 0, sc, 1.f},
         {"canon_2", 2, 8, 512, 64, 1, sc, 1.f},
         {"canon_4", 4, 16, 2048, 128, 1, sc128, 1.f},
+        {"canon_4", 4, 16, 2048, 128, 1, sc128, 1.f},  // twice more: the D = 128 entries
+        {"canon_4", 4, 16, 2048, 128, 1, sc128, 1.f},  // interleaved, against clock drift
     };
     for (const Case& c : timed) time_case(c, 99, flush_buf, flush_bytes / sizeof(int4), sink);
     CK(cudaFree(flush_buf));
