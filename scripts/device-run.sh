@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer sanitizer4 stalls bench benchlaunch bench3 again agreement ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma profile
+#     selfcheck wgmma wsprofile profile
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +40,7 @@ timed() { # name, command... (each step killed after $STEP_TIMEOUT seconds)
   return $rc
 }
 # ncu's report without the lines that name the profiled process's path on this machine.
-ncu_lines() { grep -vE '^==PROF== (Connected|Disconnected)|^\[[0-9]+\] '; }
+ncu_lines() { grep -vE '^==PROF== (Connected|Disconnected)|^\[[0-9]+\] |NVIDIA Nsight Compute/[0-9.]+/Sections'; }
 for stage in "${stages[@]}"; do
   case $stage in
     doctor)
@@ -97,6 +97,7 @@ for stage in "${stages[@]}"; do
         STEP_LIMIT=180 timed "wsprofile.source.$k" ncu --clock-control none --section SourceCounters \
           --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
       done
+      for f in logs/wsprofile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
       ;;
     sanitizer4)
       # The D = 128 launches (canon_4: the mma.sync default and, on sm_90a, wgmma_d128): every
