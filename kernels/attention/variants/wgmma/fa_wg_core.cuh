@@ -418,6 +418,163 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 }
 
 
+// ---- several row blocks per CTA (fwd_items): fwd's schedule without PIPE, ITEMS blocks ----
+//
+// The Nsight Compute source view of fwd at canon_6 puts ~7% of all warp samples on the
+// prologue's wait for Q and the first K/V tile: every CTA pays one load latency before its
+// first wgmma.  Here a CTA works through ITEMS row blocks of 64 query rows of one head
+// (block_m = 64 ITEMS; item it of CTA x is block it * gridDim.x + x, heaviest first when
+// causal) and that latency is paid once per CTA:
+//   - the K/V ring runs on across items (a load cursor walks (item, tile) pairs; K/V tiles
+//     depend on the tile index only), loads L = NS-1 tiles ahead as in fwd;
+//   - the next item's Q goes into the Q tile right after the current item's last S wgmma
+//     has completed (its own cp.async group), and is waited for at the item boundary;
+//   - O is stored from registers (4-byte stores per fragment pair), not staged in the Q tile.
+template <int D, int BN, int NS, int ITEMS, bool POS, bool LAZY>
+__device__ __forceinline__ void fwd_items(const __half* __restrict__ Q,
+                                          const __half* __restrict__ K,
+                                          const __half* __restrict__ V, __half* __restrict__ O,
+                                          int H, int S, float softmax_scale, int causal,
+                                          unsigned char* smem_raw) {
+    using C = Cfg<D, BN, NS>;
+    constexpr int L = NS - 1;
+    static_assert(NS >= 3, "the item boundary waits need one group of slack");
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+    const int gid = lane >> 2;
+    const int tig = lane & 3;
+
+    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
+    const __half* Qh = Q + head;
+    const __half* Kh = K + head;
+    const __half* Vh = V + head;
+    __half* Oh = O + head;
+    const int n_blk = (S + 63) / 64;
+    auto item_block = [&](int it) -> int {
+        const int b = it * static_cast<int>(gridDim.x) + static_cast<int>(blockIdx.x);
+        if (it >= ITEMS || b >= n_blk) return -1;
+        return causal ? n_blk - 1 - b : b;
+    };
+    auto tiles_of = [&](int mb) -> int {
+        const int n_end = causal ? min(S, mb * 64 + 64) : S;
+        return (n_end + BN - 1) / BN;
+    };
+
+    const u32 sQ = smem_u32(smem_raw);
+    if (sQ & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
+    const u32 sStages = sQ + C::kQBytes;
+    auto stage_of = [&](int g) -> u32 { return sStages + (g % NS) * C::kStageBytes; };
+
+    // Load cursor: the next K/V tile to issue is tile lt of item li (block lmb, lnt tiles).
+    int li = 0;
+    int lmb = item_block(0);  // >= 0: gridDim.x = ceil(S / (64 ITEMS)) <= n_blk
+    int lt = 0;
+    int lnt = tiles_of(lmb);
+    auto issue_next = [&](u32 st) {
+        if (lmb < 0) return;
+        load_rows<BN, D>(st, Kh, lt * BN, S, tid);
+        load_rows<BN, D>(st + C::kKvBytes, Vh, lt * BN, S, tid);
+        if (++lt == lnt) {
+            lmb = item_block(++li);
+            lt = 0;
+            lnt = lmb >= 0 ? tiles_of(lmb) : 0;
+        }
+    };
+
+    // ---- prologue: group {Q, ring tile 0}, group {ring tile 1}, ..., group {tile L-1} ----
+    load_rows<64, D>(sQ, Qh, lmb * 64, S, tid);
+#pragma unroll
+    for (int ps = 0; ps < L; ++ps) {
+        issue_next(stage_of(ps));
+        cp_async_commit();
+    }
+    cp_async_wait<L - 1>();
+    fence_proxy_async();
+    __syncthreads();
+
+    const float scale_log2 = softmax_scale * 1.4426950408889634f;
+    const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
+    int g = 0;  // ring tile being computed
+    for (int it = 0; it < ITEMS; ++it) {
+        const int mb = item_block(it);
+        if (mb < 0) break;
+        if (it > 0) {
+            // This item's Q (and the ring tile issued with the previous item's last tile).
+            cp_async_wait<0>();
+            fence_proxy_async();
+            __syncthreads();
+        }
+        const int n_tiles = tiles_of(mb);
+        const int next_mb = item_block(it + 1);
+        const int w_row0 = mb * 64 + warp * 16;
+        const int q_row0 = w_row0 + gid;
+        float o[C::kO];
+        float s[C::kS];
+#pragma unroll
+        for (int i = 0; i < C::kO; ++i) o[i] = 0.f;
+#pragma unroll
+        for (int i = 0; i < C::kS; ++i) s[i] = 0.f;
+        float row_max[2] = {-INFINITY, -INFINITY};
+        float row_sum[2] = {0.f, 0.f};
+
+        for (int t = 0; t < n_tiles; ++t, ++g) {
+            issue_next(stage_of(g + L));
+            cp_async_commit();  // possibly empty: keeps the wait counts exact
+            const u32 st = stage_of(g);
+            wg_fence();
+            gemm_qk<D, BN>(s, desc_q, make_desc_sw128(st, 16, 1024));
+            wg_commit();
+            wg_wait<0>();
+            fence_regs(s);
+            const bool q_next = t == n_tiles - 1 && next_mb >= 0;
+            if (q_next) {
+                // The last S wgmma of this item has completed (the whole warpgroup's: it
+                // issues as one): the Q tile is free for the next item's rows.
+                load_rows<64, D>(sQ, Qh, next_mb * 64, S, tid);
+                cp_async_commit();
+            }
+            u32 pf[BN / 16][4];
+            float alpha[2];
+            if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN,
+                                            q_row0, w_row0, S, causal)) {
+                rescale<D>(o, alpha);
+            }
+            pack_p<BN>(s, pf);
+            wg_fence();
+            gemm_pv<D, BN>(o, pf, make_desc_sw128(st + C::kKvBytes, BN * 128, 1024));
+            wg_commit();
+            wg_wait<0>();
+            fence_regs(o);
+            fence_regs(pf);
+            // Ring tile g+1 landed (this thread's copies): all groups but the newest L-1
+            // (and the Q group, committed last, when there is one).
+            if (q_next) {
+                cp_async_wait<L>();
+            } else {
+                cp_async_wait<L - 1>();
+            }
+            fence_proxy_async();
+            __syncthreads();  // everyone's; nobody reads ring tile g any more
+        }
+
+        // ---- epilogue: O = acc / l, from registers (rows >= S not written) ----
+        float inv_l[2];
+        inv_row_sums(row_sum, inv_l);
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) {
+            const int col = 8 * j + 2 * tig;
+            if (q_row0 < S)
+                *reinterpret_cast<u32*>(Oh + static_cast<size_t>(q_row0) * D + col) =
+                    pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
+            if (q_row0 + 8 < S)
+                *reinterpret_cast<u32*>(Oh + static_cast<size_t>(q_row0 + 8) * D + col) =
+                    pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
+        }
+    }
+    cp_async_wait<0>();  // remaining groups are empty
+}
+
 // ---- warp-specialised variant (fwd_ws): PW producer warps, WGS consumer warpgroups ----
 //
 // CTA = WGS consumer warpgroups (64 query rows each) + PW producer warps, 128 WGS + 32 PW
@@ -714,4 +871,30 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
         FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_)                                        \
+    }
+
+// Several row blocks per CTA: FA_WG_ITEMS_ENTRY(name, head dim, keys per tile, ring stages,
+// lazy, items per CTA, min CTAs per SM); 128 threads, block_m 64 ITEMS,
+// FA_WG_SMEM_BYTES(D, BN, NS) bytes.
+#if FA_WG_HAVE_WGMMA
+#define FA_WG_ITEMS_BODY(D_, BN_, NS_, LAZY_, ITEMS_)                                        \
+    if (softmax_scale > 0.f) {                                                               \
+        fa_wg::fwd_items<D_, BN_, NS_, ITEMS_, true, LAZY_>(Q, K, V, O, H, S, softmax_scale, \
+                                                            causal, fa_wg_smem);             \
+    } else {                                                                                 \
+        fa_wg::fwd_items<D_, BN_, NS_, ITEMS_, false, LAZY_>(Q, K, V, O, H, S,               \
+                                                             softmax_scale, causal,          \
+                                                             fa_wg_smem);                    \
+    }
+#else
+#define FA_WG_ITEMS_BODY(D_, BN_, NS_, LAZY_, ITEMS_) FA_WG_BODY(D_, BN_, NS_, LAZY_, false)
+#endif
+#define FA_WG_ITEMS_ENTRY(NAME, D_, BN_, NS_, LAZY_, ITEMS_, MINB_)                           \
+    extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
+    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
+         int D, float softmax_scale, int causal) {                                           \
+        extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
+        (void)B;                                                                             \
+        if (D != (D_)) return;                                                               \
+        FA_WG_ITEMS_BODY(D_, BN_, NS_, LAZY_, ITEMS_)                                        \
     }
