@@ -95,10 +95,3 @@ FA_WS_ENTRY(fa_ws2i1p2_fwd_d64,  64,  3, true,  2,  1,    2, 2)
 FA_WS_ENTRY(fa_ws2i4p2_fwd_d64,  64,  3, true,  2,  4,    2, 2)
 FA_WS_ENTRY(fa_ws2i2p2_fwd_d128, 128, 2, true,  2,  2,    2, 1)
 
-// Several row blocks per CTA (fwd_items, v11): the body of fa_wg_fwd_d64 over ITEMS blocks of
-// 64 rows, the next block's Q and K/V tiles loaded under the current one (block_m 64 ITEMS).
-//                name                 D    BN  NS lazy  items min CTAs/SM
-FA_WG_ITEMS_ENTRY(fa_wgi2_fwd_d64,     64,  64, 3, true,  2,    4)
-FA_WG_ITEMS_ENTRY(fa_wgi4_fwd_d64,     64,  64, 3, true,  4,    4)
-FA_WG_ITEMS_ENTRY(fa_wgi8_fwd_d64,     64,  64, 3, true,  8,    4)
-FA_WG_ITEMS_ENTRY(fa_wgi4_fwd_d128,    128, 64, 3, true,  4,    2)

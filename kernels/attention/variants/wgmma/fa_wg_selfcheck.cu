@@ -110,9 +110,6 @@ static const Kernel kKernels[] = {
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
-    {"fa_wgi2", fa_wgi2_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 128, 64},
-    {"fa_wgi4", fa_wgi4_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 256, 64},
-    {"fa_wgi8", fa_wgi8_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 512, 64},
     {"fa_ws2i1p2", fa_ws2i1p2_fwd_d64, FA_WS_SMEM_BYTES(64, 3, 2), 320, 128, 64},
     {"fa_ws2i4p2", fa_ws2i4p2_fwd_d64, FA_WS_SMEM_BYTES(64, 3, 2), 320, 512, 64},
 #ifdef FA_TC_OLD_CORE
@@ -125,7 +122,6 @@ static const Kernel kKernels[] = {
     {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
-    {"fa_wgi4_d128", fa_wgi4_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 256, 128},
     {"fa_ws2i2p2_d128", fa_ws2i2p2_fwd_d128, FA_WS_SMEM_BYTES(128, 2, 2), 320, 256, 128},
 #ifdef FA_TC_OLD_CORE
     {"fa_tc_old_d128", fa_tc_old_fwd_d128, 81920, 128, 64, 128},
