@@ -94,4 +94,3 @@ FA_WG_ENTRY(fa_wg_pipe_fwd_d128,  128, 64,  3, true,  true,  2)
 FA_WS_ENTRY(fa_ws2i1p2_fwd_d64,  64,  3, true,  2,  1,    2, 2)
 FA_WS_ENTRY(fa_ws2i4p2_fwd_d64,  64,  3, true,  2,  4,    2, 2)
 FA_WS_ENTRY(fa_ws2i2p2_fwd_d128, 128, 2, true,  2,  2,    2, 1)
-

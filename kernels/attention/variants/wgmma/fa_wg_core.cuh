@@ -715,4 +715,3 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
         if (D != (D_)) return;                                                               \
         FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_)                                        \
     }
-
