@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer sanitizer4 stalls bench benchlaunch bench3 again agreement ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma wsprofile profile
+#     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,6 +83,18 @@ for stage in "${stages[@]}"; do
       STEP_LIMIT=180 timed stalls.cudnn.canon_6 ncu --clock-control none "${m[@]}" -k regex:'sdpa|fprop|fmha|flash|attn' --launch-skip 2 --launch-count 1 \
         python3 scripts/sdpa_profile.py 16 16 512 64 0 cudnn
       for f in logs/stalls.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+      ;;
+    profilemma)
+      # The profile stage's sections for fa_tc's mma.sync default launch at canon_4 (the
+      # config selects wgmma_d128 on sm_90a; --launch default forces the D = 128 mma.sync
+      # entry): is its tensor pipe the bound?
+      sections=(--section LaunchStats --section Occupancy --section SpeedOfLight
+        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis
+        --section SchedulerStats --section WarpStateStats --section InstructionStats
+        --metrics sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_tensor_op_hmma.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,smsp__pcsamp_warps_issue_stalled_math_pipe_throttle,smsp__pcsamp_warps_issue_stalled_mio_throttle,smsp__pcsamp_warps_issue_stalled_short_scoreboard,smsp__pcsamp_warps_issue_stalled_wait,smsp__pcsamp_warps_issue_stalled_barrier,smsp__pcsamp_warps_issue_stalled_long_scoreboard,smsp__pcsamp_warps_issue_stalled_selected)
+      STEP_LIMIT=180 timed profile.fa_tc_default.canon_4 ncu --clock-control none "${sections[@]}" -k regex:fa_tc \
+        oracle --config configs/canon_4.toml --kernel kernels/attention/fa_tc.toml --single-launch --launch default
+      ncu_lines < logs/profile.fa_tc_default.canon_4.log > logs/p.tmp && mv logs/p.tmp logs/profile.fa_tc_default.canon_4.log
       ;;
     wsprofile)
       # The warp-specialised wgmma prototype (fa_ws2_fwd_d64) next to the shipped body
