@@ -69,7 +69,7 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const u32 (&a)[4], u32 
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
-constexpr int kBlockN = 64;  // keys per tile (the default of the BN template parameters)
+constexpr int kBlockN = 64;  // keys per tile
 
 template <int D>
 __device__ __forceinline__ u32 swz(int r, int c) {
@@ -100,15 +100,14 @@ __device__ __forceinline__ void load_rows_async(u32 s_tile, const __half* g, int
     }
 }
 
-template <int D, int RW, int SPLIT, int NS, int MR = 1, int BN = kBlockN>
+template <int D, int RW, int SPLIT, int NS, int MR = 1>
 struct Cfg {
     static_assert(NS == 2 || NS == 3, "pipeline stages: 2 or 3");
     static_assert(MR == 1 || (MR == 2 && SPLIT == 1), "two m16 tiles per warp: no key split");
     static constexpr int kStages = NS;
     static constexpr int kBlockM = 16 * RW * MR;
     static constexpr int kThreads = 32 * RW * SPLIT;
-    static_assert(BN == 32 || BN == 64, "keys per tile: 32 or 64");
-    static constexpr int kTileBytes = BN * D * 2;                  // one BN x D tile
+    static constexpr int kTileBytes = kBlockN * D * 2;             // one 64 x D tile
     static constexpr int kQBytes = kBlockM * D * 2;
     static constexpr int kStageBytes = SPLIT * 2 * kTileBytes;     // SPLIT x (K, V)
     static constexpr int kSmemBytes = kQBytes + kStages * kStageBytes;
@@ -121,18 +120,18 @@ struct Cfg {
 
 // Issue the loads of step p (tiles p*SPLIT + g) into the stage at shared address st;
 // tiles >= n_tiles are skipped.
-template <int D, int RW, int SPLIT, int NS, int BN = kBlockN>
+template <int D, int RW, int SPLIT, int NS>
 __device__ __forceinline__ void load_step(u32 st, const __half* K, const __half* V, int hoff,
                                           int p, int n_tiles, int S, int tid) {
-    using C = Cfg<D, RW, SPLIT, NS, 1, BN>;
+    using C = Cfg<D, RW, SPLIT, NS>;
 #pragma unroll
     for (int g = 0; g < SPLIT; ++g) {
         const int t = p * SPLIT + g;
         if (t < n_tiles) {
-            load_rows_async<D, BN, C::kThreads>(st + (2 * g) * C::kTileBytes, K, hoff, t * BN, S,
-                                                tid);
-            load_rows_async<D, BN, C::kThreads>(st + (2 * g + 1) * C::kTileBytes, V, hoff,
-                                                t * BN, S, tid);
+            load_rows_async<D, kBlockN, C::kThreads>(st + (2 * g) * C::kTileBytes, K, hoff,
+                                                     t * kBlockN, S, tid);
+            load_rows_async<D, kBlockN, C::kThreads>(st + (2 * g + 1) * C::kTileBytes, V,
+                                                     hoff, t * kBlockN, S, tid);
         }
     }
 }
@@ -150,21 +149,20 @@ __device__ __forceinline__ float (&frag(float* a, int j))[4] {
 // the shared-memory traffic per FLOP of MR = 1 (FlashAttention-2's 32 rows per warp at head
 // dim 128).  QREG: Q fragments held in registers for the whole loop (else re-read from the
 // Q tile at every key tile, which keeps MR = 2 at D = 128 within 255 registers).
-// BN: keys per tile (64, or 32: half the S / P registers, twice the tiles and barriers).
 template <int D, int RW, int SPLIT, int NS, bool POS = false, bool LAZY = false, int MR = 1,
-          bool QREG = true, int BN = kBlockN>
+          bool QREG = true>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
                                     unsigned char* smem_raw) {
-    using C = Cfg<D, RW, SPLIT, NS, MR, BN>;
+    using C = Cfg<D, RW, SPLIT, NS, MR>;
     constexpr int kStages = C::kStages;
     constexpr int kBlockM = C::kBlockM;
     constexpr int kT = C::kThreads;
     constexpr int kKSteps = D / 16;
     constexpr int kDTiles = D / 8;
-    constexpr int kNTiles = BN / 8;
-    constexpr int kPSteps = BN / 16;
+    constexpr int kNTiles = kBlockN / 8;
+    constexpr int kPSteps = kBlockN / 16;
     constexpr int kChunks = D / 8;
     const float kNegInf = -INFINITY;
 
@@ -188,16 +186,16 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const u32 sStages = sQ + C::kQBytes;
 
     const int n_end = causal ? (S < m0 + kBlockM ? S : m0 + kBlockM) : S;
-    const int n_tiles = (n_end + BN - 1) / BN;
+    const int n_tiles = (n_end + kBlockN - 1) / kBlockN;
     const int n_steps = (n_tiles + SPLIT - 1) / SPLIT;
 
     // ---- prologue: {Q, step 0}, {step 1}, ..., {step NS-2} ----
     load_rows_async<D, kBlockM, kT>(sQ, Q, hoff, m0, S, tid);
-    load_step<D, RW, SPLIT, NS, BN>(sStages, K, V, hoff, 0, n_tiles, S, tid);
+    load_step<D, RW, SPLIT, NS>(sStages, K, V, hoff, 0, n_tiles, S, tid);
     cp_async_commit();
 #pragma unroll
     for (int ps = 1; ps < kStages - 1; ++ps) {
-        load_step<D, RW, SPLIT, NS, BN>(sStages + ps * C::kStageBytes, K, V, hoff, ps, n_tiles,
+        load_step<D, RW, SPLIT, NS>(sStages + ps * C::kStageBytes, K, V, hoff, ps, n_tiles,
                                          S, tid);
         cp_async_commit();
     }
@@ -245,11 +243,11 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     for (int p = 0; p < n_steps; ++p) {
         // Stage (p+NS-1)%NS held step p-1, which every warp finished before the barrier
         // that ended iteration p-1 (or was never used, p = 0).
-        load_step<D, RW, SPLIT, NS, BN>(st_next, K, V, hoff, p + kStages - 1, n_tiles, S, tid);
+        load_step<D, RW, SPLIT, NS>(st_next, K, V, hoff, p + kStages - 1, n_tiles, S, tid);
         cp_async_commit();  // possibly empty: keeps wait_group NS-2 exact
 
         const int t = p * SPLIT + grp;
-        const int n0 = t * BN;
+        const int n0 = t * kBlockN;
         // Warp-uniform: this group's tile exists and is not fully masked for this warp.
         if (t < n_tiles && !(causal && n0 > w_row0 + 16 * MR - 1)) {
 
@@ -292,7 +290,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 #pragma unroll
         for (int m = 0; m < MR; ++m) {
             float alpha[2];
-            if (softmax_tile<BN, POS, LAZY>(s[m], row_max[m], row_sum[m], alpha,
+            if (softmax_tile<kBlockN, POS, LAZY>(s[m], row_max[m], row_sum[m], alpha,
                                                  scale_log2, n0, q_row0 + 16 * m,
                                                  w_row0 + 16 * m, S, causal)) {
                 rescale<D>(acc_o[m], alpha);
@@ -434,24 +432,6 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         if (D != (D_)) return; /* launched only at its head dim (manifest) */                \
         fa_tcv::fwd<D_, RW_, 1, NS_, false, false, 2, QREG_>(Q, K, V, O, H, S, softmax_scale, \
                                                              causal, fa_tcv_smem);           \
-    }
-// 32-key tiles, POS softmax where softmax_scale > 0, Q fragments re-read from shared memory
-// (fewer registers: more CTAs per SM):
-//   FA_TCV_ENTRY_N32(name, D, RW, NS stages, min CTAs per SM)
-#define FA_TCV_ENTRY_N32(NAME, D_, RW_, NS_, MINB_)                                          \
-    extern "C" __global__ void __launch_bounds__(32 * (RW_), MINB_)                          \
-    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
-         int D, float softmax_scale, int causal) {                                           \
-        extern __shared__ __align__(128) unsigned char fa_tcv_smem[];                        \
-        (void)B;                                                                             \
-        if (D != (D_)) return; /* launched only at its head dim (manifest) */                \
-        if (softmax_scale > 0.f) {                                                           \
-            fa_tcv::fwd<D_, RW_, 1, NS_, true, false, 1, false, 32>(                          \
-                Q, K, V, O, H, S, softmax_scale, causal, fa_tcv_smem);                       \
-        } else {                                                                             \
-            fa_tcv::fwd<D_, RW_, 1, NS_, false, false, 1, false, 32>(                         \
-                Q, K, V, O, H, S, softmax_scale, causal, fa_tcv_smem);                       \
-        }                                                                                    \
     }
 #define FA_TCV_ENTRY_FAST(NAME, D_, RW_, SPLIT_, NS_, MINB_, LAZY_)                          \
     extern "C" __global__ void __launch_bounds__(32 * (RW_) * (SPLIT_), MINB_)               \

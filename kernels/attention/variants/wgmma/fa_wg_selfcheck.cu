@@ -48,11 +48,6 @@ FA_TCV_ENTRY_FAST(fa_tcf_fwd_d128,     128, 4, 1,    2, 2,   true)
 //               name                  D    RW NS MINB qreg
 FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d128,     128, 4, 2, 2,   false)
 FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d64,      64,  4, 2, 2,   true)
-// 32-key tiles, Q re-read from shared memory, POS softmax (v11 follow-up).
-//               name                  D    RW NS MINB
-FA_TCV_ENTRY_N32(fa_tcn32_fwd_d128,    128, 4, 2, 3)
-FA_TCV_ENTRY_N32(fa_tcn32s3_fwd_d128,  128, 4, 3, 3)
-FA_TCV_ENTRY_N32(fa_tcn32_fwd_d64,     64,  4, 3, 4)
 
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -124,7 +119,6 @@ static const Kernel kKernels[] = {
     {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64, 64},
     {"fa_tcf", fa_tcf_fwd_d64, 57344, 128, 64, 64},
     {"fa_tcm2", fa_tcm2_fwd_d64, 49152, 128, 128, 64},
-    {"fa_tcn32", fa_tcn32_fwd_d64, 8192 + 3 * 8192, 128, 64, 64},
     {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
@@ -135,8 +129,6 @@ static const Kernel kKernels[] = {
     {"fa_tc_d128", fa_tc_fwd_d128, 81920, 128, 64, 128},
     {"fa_tcf_d128", fa_tcf_fwd_d128, 81920, 128, 64, 128},
     {"fa_tcm2_d128", fa_tcm2_fwd_d128, 98304, 128, 128, 128},
-    {"fa_tcn32_d128", fa_tcn32_fwd_d128, 16384 + 2 * 16384, 128, 64, 128},
-    {"fa_tcn32s3_d128", fa_tcn32s3_fwd_d128, 16384 + 3 * 16384, 128, 64, 128},
 };
 static const int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
