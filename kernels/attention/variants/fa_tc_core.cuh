@@ -149,12 +149,8 @@ __device__ __forceinline__ float (&frag(float* a, int j))[4] {
 // the shared-memory traffic per FLOP of MR = 1 (FlashAttention-2's 32 rows per warp at head
 // dim 128).  QREG: Q fragments held in registers for the whole loop (else re-read from the
 // Q tile at every key tile, which keeps MR = 2 at D = 128 within 255 registers).
-// PF: right after the prologue's copies, the CTAs of a head ask L2 for all of that head's K
-// and V (prefetch.global.L2, each CTA a 1/gridDim.x share of the 128-byte lines), so that
-// from a cold L2 the DRAM reads of every later tile are in flight at once instead of two
-// tiles ahead of each warp's use.
 template <int D, int RW, int SPLIT, int NS, bool POS = false, bool LAZY = false, int MR = 1,
-          bool QREG = true, bool PF = false>
+          bool QREG = true>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
@@ -229,14 +225,6 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const int w_row0 = m0 + wr * 16 * MR;  // first query row of this warp
     const int q_row0 = w_row0 + gid;       // row of c0/c1 of m-tile 0 (c2/c3: +8; tile m: +16m)
 
-    if constexpr (PF) {
-        const int n_lines = S * D * 2 / 128;  // of one head's K (or V)
-        const int stride = static_cast<int>(gridDim.x) * kT;
-        for (int i = static_cast<int>(blockIdx.x) * kT + tid; i < n_lines; i += stride) {
-            asm volatile("prefetch.global.L2 [%0];\n" :: "l"(K + (hoff + i * 64)));
-            asm volatile("prefetch.global.L2 [%0];\n" :: "l"(V + (hoff + i * 64)));
-        }
-    }
     cp_async_wait<kStages - 2>();  // Q and step 0 landed (this thread's copies) ...
     __syncthreads();               // ... and everyone's.
     // A fragment of m-tile m, k-step kk, from the Q tile.
@@ -444,17 +432,6 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         if (D != (D_)) return; /* launched only at its head dim (manifest) */                \
         fa_tcv::fwd<D_, RW_, 1, NS_, false, false, 2, QREG_>(Q, K, V, O, H, S, softmax_scale, \
                                                              causal, fa_tcv_smem);           \
-    }
-// The same as FA_TCV_ENTRY_NS with PF (the head's K and V prefetched into L2 up front).
-#define FA_TCV_ENTRY_PF(NAME, D_, RW_, SPLIT_, NS_, MINB_)                                   \
-    extern "C" __global__ void __launch_bounds__(32 * (RW_) * (SPLIT_), MINB_)               \
-    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
-         int D, float softmax_scale, int causal) {                                           \
-        extern __shared__ __align__(128) unsigned char fa_tcv_smem[];                        \
-        (void)B;                                                                             \
-        if (D != (D_)) return; /* launched only at its head dim (manifest) */                \
-        fa_tcv::fwd<D_, RW_, SPLIT_, NS_, false, false, 1, true, true>(                      \
-            Q, K, V, O, H, S, softmax_scale, causal, fa_tcv_smem);                           \
     }
 #define FA_TCV_ENTRY_FAST(NAME, D_, RW_, SPLIT_, NS_, MINB_, LAZY_)                          \
     extern "C" __global__ void __launch_bounds__(32 * (RW_) * (SPLIT_), MINB_)               \

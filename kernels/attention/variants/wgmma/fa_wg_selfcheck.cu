@@ -48,10 +48,6 @@ FA_TCV_ENTRY_FAST(fa_tcf_fwd_d128,     128, 4, 1,    2, 2,   true)
 //               name                  D    RW NS MINB qreg
 FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d128,     128, 4, 2, 2,   false)
 FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d64,      64,  4, 2, 2,   true)
-// The small-grid and default D = 64 launches with the head's K and V prefetched into L2.
-//              name                    D   RW SPLIT NS MINB
-FA_TCV_ENTRY_PF(fa_tcpf_sg_fwd_d64,     64, 2, 2,    2, 3)
-FA_TCV_ENTRY_PF(fa_tcpf_fwd_d64,        64, 4, 1,    3, 3)
 
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -124,8 +120,6 @@ static const Kernel kKernels[] = {
     {"fa_tcf", fa_tcf_fwd_d64, 57344, 128, 64, 64},
     {"fa_tcm2", fa_tcm2_fwd_d64, 49152, 128, 128, 64},
     {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
-    {"fa_tcpf_sg", fa_tcpf_sg_fwd_d64, 69632, 128, 32, 64},
-    {"fa_tcpf", fa_tcpf_fwd_d64, 57344, 128, 64, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_ws2i2p2_d128", fa_ws2i2p2_fwd_d128, FA_WS_SMEM_BYTES(128, 2, 2), 320, 256, 128},
