@@ -100,6 +100,8 @@ struct RawLaunchRule {
     name: Spanned<String>,
     head_dim: Spanned<u32>,
     #[serde(default)]
+    min_default_grid: Option<Spanned<u64>>,
+    #[serde(default)]
     max_default_grid: Option<Spanned<u64>>,
     #[serde(default)]
     archs: Option<Spanned<Vec<Arch>>>,
@@ -123,7 +125,10 @@ pub struct LaunchRule {
     /// The head dim it serves.
     pub head_dim: u32,
     /// Chosen only when the default launch's grid (`ceil(S / block_m) * H * B` CTAs) has at
-    /// most this many CTAs; no bound where absent.
+    /// least this many CTAs; no bound where absent.
+    pub min_default_grid: Option<u64>,
+    /// Chosen only when the default launch's grid has at most this many CTAs; no bound where
+    /// absent.
     pub max_default_grid: Option<u64>,
     /// The cubin archs whose code has this launch (`sm_90a` for wgmma); empty: every arch.
     /// A launch that needs arch-specific instructions names its arch here, and its entry
@@ -466,6 +471,27 @@ impl KernelManifest {
                     "must be at least 1 (leave it out for no bound)".into(),
                 ));
             }
+            if let Some(g) = r.min_default_grid.as_ref().filter(|g| *g.get_ref() == 0) {
+                return Err(err(
+                    g.span(),
+                    &key("min_default_grid"),
+                    "must be at least 1 (leave it out for no bound)".into(),
+                ));
+            }
+            if let (Some(lo), Some(hi)) = (r.min_default_grid.as_ref(), r.max_default_grid.as_ref())
+            {
+                if lo.get_ref() > hi.get_ref() {
+                    return Err(err(
+                        lo.span(),
+                        &key("min_default_grid"),
+                        format!(
+                            "{} is above max_default_grid = {}: no grid would choose this rule",
+                            lo.get_ref(),
+                            hi.get_ref()
+                        ),
+                    ));
+                }
+            }
             if let Some(a) = r.archs.as_ref().filter(|a| a.get_ref().is_empty()) {
                 return Err(err(
                     a.span(),
@@ -476,6 +502,7 @@ impl KernelManifest {
             launch_rules.push(LaunchRule {
                 name: name.clone(),
                 head_dim,
+                min_default_grid: r.min_default_grid.as_ref().map(|g| *g.get_ref()),
                 max_default_grid: r.max_default_grid.as_ref().map(|g| *g.get_ref()),
                 archs: r
                     .archs
@@ -603,7 +630,7 @@ impl KernelManifest {
     }
 
     /// The launch that runs `p` from a cubin built for `arch`: the first launch rule for
-    /// `p`'s head dim (and `arch`) whose grid bound holds, else the default launch.
+    /// `p`'s head dim (and `arch`) whose grid bounds hold, else the default launch.
     pub fn launch_for(&self, p: &crate::Problem, arch: Arch) -> Launch {
         let grid = self.default_grid_ctas(p);
         self.launch_rules
@@ -611,6 +638,7 @@ impl KernelManifest {
             .find(|r| {
                 r.head_dim == p.head_dim
                     && r.runs_on(arch)
+                    && r.min_default_grid.is_none_or(|min| grid >= min)
                     && r.max_default_grid.is_none_or(|max| grid <= max)
             })
             .map(LaunchRule::launch)

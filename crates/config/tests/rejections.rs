@@ -67,6 +67,8 @@ fn rows() -> Vec<Row> {
         Row { what: "launch rule named default", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"default\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(17), key: "launch_rule[0].name", words: &["not a launch name"] },
         Row { what: "launch rule bad block size", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 48\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(22), key: "launch_rule[0].threads", words: &["multiple of 32"] },
         Row { what: "launch rule zero grid bound", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 0\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(19), key: "launch_rule[0].max_default_grid", words: &["at least 1"] },
+        Row { what: "launch rule zero lower grid bound", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmin_default_grid = 0\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(19), key: "launch_rule[0].min_default_grid", words: &["at least 1"] },
+        Row { what: "launch rule empty grid range", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmin_default_grid = 200\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(19), key: "launch_rule[0].min_default_grid", words: &["above max_default_grid = 198", "no grid would choose"] },
         Row { what: "launch rule too much shared memory", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nthreads = 128\ndynamic_shared_bytes = 300000\n"), file: "k.toml", line: Some(23), key: "launch_rule[0].dynamic_shared_bytes", words: &["227 KiB"] },
         Row { what: "launch rule unknown key", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"small\"\nhead_dim = 64\nmax_default_grid = 198\nentry = \"k_small\"\nblock_m = 32\nwarps = 4\nthreads = 128\ndynamic_shared_bytes = 2048\n"), file: "k.toml", line: Some(22), key: "launch_rule[0].warps", words: &["unknown field `warps`"] },
         Row { what: "launch rule with no arch", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"wg\"\nhead_dim = 64\narchs = []\nentry = \"k_wg\"\nblock_m = 64\nthreads = 128\n"), file: "k.toml", line: Some(19), key: "launch_rule[0].archs", words: &["names no arch"] },
@@ -165,6 +167,31 @@ fn a_launch_rule_is_chosen_only_for_its_head_dim_grid_bound_and_arch() {
         "not in an sm_90 cubin"
     );
     assert!(m.launch_named(128, "small", sm80).is_none());
+}
+
+#[test]
+fn a_lower_grid_bound_hands_smaller_grids_to_the_next_rule() {
+    // A rule for grids of 64..=198 default CTAs first, then the small-grid rule: the first
+    // matching rule wins, so grids under 64 fall through to `small`.
+    let mid = "\n[[launch_rule]]\nname = \"mid\"\nhead_dim = 64\nmin_default_grid = 64\nmax_default_grid = 198\narchs = [\"sm_90a\"]\nentry = \"k_mid\"\nblock_m = 64\nthreads = 128\ndynamic_shared_bytes = 4096\n";
+    let manifest = format!("{GOOD_MANIFEST}{mid}{SMALL_GRID_RULE}");
+    let cfg = load(GOOD_CONFIG, &manifest).expect("loads");
+    let m = &cfg.kernels.under_test[0];
+    let mut p = cfg.problem;
+    let name = |p: &cudadent_config::Problem, a: &str| m.launch_for(p, arch(a)).name;
+    // GOOD_CONFIG: 8 x 8 x 2 = 128 CTAs.
+    assert_eq!(name(&p, "sm_90a"), "mid");
+    assert_eq!(
+        name(&p, "sm_80"),
+        "small",
+        "`mid` is for sm_90a cubins only"
+    );
+    p.batch = 1; // 64 CTAs: the bound is inclusive
+    assert_eq!(name(&p, "sm_90a"), "mid");
+    p.heads = 4; // 32 CTAs
+    assert_eq!(name(&p, "sm_90a"), "small");
+    p.batch = 8; // 256 CTAs: neither rule
+    assert_eq!(name(&p, "sm_90a"), "default");
 }
 
 #[test]

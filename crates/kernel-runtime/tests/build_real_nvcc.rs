@@ -184,13 +184,16 @@ fn an_sm_90_gpu_runs_the_sm_90a_cubin_where_one_was_built() {
     assert_eq!(pick("sm_100", &all), None, "no cubin of that major");
     // An sm_90a cubin alone does not run on another 9.x part.
     assert_eq!(pick("sm_91", &["sm_90a"]), None);
-    // And the sm_90a cubin carries the wgmma launch; the sm_90 one does not.
+    // And the sm_90a cubin carries the wgmma launches; the sm_90 one does not.
     let d64 = |arch: &str| {
         m.launches_at(64, arch.parse().expect("arch"))
             .into_iter()
             .map(|l| l.name)
             .collect::<Vec<_>>()
     };
-    assert_eq!(d64("sm_90a"), vec!["default", "small_grid", "wgmma"]);
+    assert_eq!(
+        d64("sm_90a"),
+        vec!["default", "wgmma_n128", "small_grid", "wgmma"]
+    );
     assert_eq!(d64("sm_90"), vec!["default", "small_grid"]);
 }

@@ -25,8 +25,8 @@
 //     guard zones still 0xFFFF, and two launches (O re-poisoned between) bitwise identical.
 // Prints "CHECK <shape> <kernel> max_abs_err=... PASS|FAIL" per case and kernel.
 //
-// Timing (canon_6, canon_3, canon_2, canon_4; every kernel of the case's D, same process,
-// same buffers):
+// Timing (canon_1, canon_5, canon_6, canon_3, canon_2, canon_4; every kernel of the case's D,
+// same process, same buffers):
 //   hot  = 5 repetitions of (20 warm-up launches, then 200 back-to-back launches between two
 //          cudaEvents; average per launch); the median of the 5 is reported.
 //   cold = 50 samples of (read a 256 MiB buffer with a kernel to flush the 50 MiB L2, then one
@@ -436,6 +436,8 @@ int main() {
     CK(cudaMemset(flush_buf, 1, flush_bytes));
     CK(cudaMalloc(&sink, sizeof(int)));
     const Case timed[] = {
+        {"canon_1", 1, 8, 128, 64, 0, sc, 1.f},
+        {"canon_5", 1, 4, 500, 64, 1, sc, 1.f},
         {"canon_6", 16, 16, 512, 64, 0, sc, 1.f},
         {"canon_3", 2, 8, 512, 64, 0, sc, 1.f},
         {"canon_2", 2, 8, 512, 64, 1, sc, 1.f},
