@@ -41,6 +41,10 @@ timed() { # name, command... (each step killed after $STEP_TIMEOUT seconds)
 }
 # ncu's report without the lines that name the profiled process's path on this machine.
 ncu_lines() { grep -vE '^==PROF== (Connected|Disconnected)|^\[[0-9]+\] |NVIDIA Nsight Compute/[0-9.]+/Sections'; }
+# Nsight Compute sections of the profile stages (each adds its own --metrics).
+profile_sections=(--section LaunchStats --section Occupancy --section SpeedOfLight
+  --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis
+  --section SchedulerStats --section WarpStateStats --section InstructionStats)
 for stage in "${stages[@]}"; do
   case $stage in
     doctor)
@@ -88,23 +92,21 @@ for stage in "${stages[@]}"; do
       # The profile stage's sections for fa_tc's mma.sync default launch at canon_4 (the
       # config selects wgmma_d128 on sm_90a; --launch default forces the D = 128 mma.sync
       # entry): is its tensor pipe the bound?
-      sections=(--section LaunchStats --section Occupancy --section SpeedOfLight
-        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis
-        --section SchedulerStats --section WarpStateStats --section InstructionStats
+      sections=("${profile_sections[@]}"
         --metrics sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_tensor_op_hmma.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,smsp__pcsamp_warps_issue_stalled_math_pipe_throttle,smsp__pcsamp_warps_issue_stalled_mio_throttle,smsp__pcsamp_warps_issue_stalled_short_scoreboard,smsp__pcsamp_warps_issue_stalled_wait,smsp__pcsamp_warps_issue_stalled_barrier,smsp__pcsamp_warps_issue_stalled_long_scoreboard,smsp__pcsamp_warps_issue_stalled_selected)
       STEP_LIMIT=180 timed profile.fa_tc_default.canon_4 ncu --clock-control none "${sections[@]}" -k regex:fa_tc \
         oracle --config configs/canon_4.toml --kernel kernels/attention/fa_tc.toml --single-launch --launch default
       ncu_lines < logs/profile.fa_tc_default.canon_4.log > logs/p.tmp && mv logs/p.tmp logs/profile.fa_tc_default.canon_4.log
       ;;
     wsprofile)
-      # The warp-specialised wgmma prototype (fa_ws2_fwd_d64) next to the shipped body
-      # (fa_wg_fwd_d64) under Nsight Compute, each at its first launch in the selfcheck
+      # The warp-specialised wgmma prototype (fa_ws2i1p2_fwd_d64: two producer warps, one row
+      # block per CTA) next to the shipped body (fa_wg_fwd_d64) under Nsight Compute, each at its first launch in the selfcheck
       # (canon_6): stall reasons, issue and pipe figures, then per-SASS-instruction samples.
       bin=.device/wgmma/fa_wg_selfcheck
       m=(--metrics "regex:smsp__pcsamp_warps_issue_stalled_.*" --section WarpStateStats
         --section SchedulerStats --section InstructionStats --section SpeedOfLight
         --section Occupancy --section LaunchStats)
-      for k in fa_wg_fwd_d64 fa_ws2_fwd_d64; do
+      for k in fa_wg_fwd_d64 fa_ws2i1p2_fwd_d64; do
         STEP_LIMIT=180 timed "wsprofile.$k" ncu --clock-control none "${m[@]}" -k "regex:^$k\$" --launch-count 1 "$bin"
         STEP_LIMIT=180 timed "wsprofile.source.$k" ncu --clock-control none --section SourceCounters \
           --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
@@ -226,9 +228,7 @@ for stage in "${stages[@]}"; do
       # Nsight Compute's full section set for fa_tc's launch at canon_6 (wgmma) and canon_4
       # (mma.sync D = 128) and for cuDNN's SDPA kernel at the same shapes: stall reasons,
       # pipe utilisation, occupancy, and the launch configuration cuDNN chose.
-      sections=(--section LaunchStats --section Occupancy --section SpeedOfLight
-        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis
-        --section SchedulerStats --section WarpStateStats --section InstructionStats
+      sections=("${profile_sections[@]}"
         --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,lts__t_bytes.sum)
       for n in 6 4; do
         STEP_LIMIT=180 timed "profile.fa_tc.canon_$n" ncu --clock-control none "${sections[@]}" -k regex:fa_tc \

@@ -464,19 +464,17 @@ impl KernelManifest {
                 let span = shared.map(Spanned::span).unwrap_or_else(|| spanned.span());
                 return Err(err(span, &key("dynamic_shared_bytes"), msg));
             }
-            if let Some(g) = r.max_default_grid.as_ref().filter(|g| *g.get_ref() == 0) {
-                return Err(err(
-                    g.span(),
-                    &key("max_default_grid"),
-                    "must be at least 1 (leave it out for no bound)".into(),
-                ));
-            }
-            if let Some(g) = r.min_default_grid.as_ref().filter(|g| *g.get_ref() == 0) {
-                return Err(err(
-                    g.span(),
-                    &key("min_default_grid"),
-                    "must be at least 1 (leave it out for no bound)".into(),
-                ));
+            for (field, bound) in [
+                ("max_default_grid", &r.max_default_grid),
+                ("min_default_grid", &r.min_default_grid),
+            ] {
+                if let Some(g) = bound.as_ref().filter(|g| *g.get_ref() == 0) {
+                    return Err(err(
+                        g.span(),
+                        &key(field),
+                        "must be at least 1 (leave it out for no bound)".into(),
+                    ));
+                }
             }
             if let (Some(lo), Some(hi)) = (r.min_default_grid.as_ref(), r.max_default_grid.as_ref())
             {
