@@ -100,12 +100,11 @@ __device__ __forceinline__ void load_rows_async(u32 s_tile, const __half* g, int
     }
 }
 
-template <int D, int RW, int SPLIT, int NS, int MR = 1>
+template <int D, int RW, int SPLIT, int NS>
 struct Cfg {
     static_assert(NS == 2 || NS == 3, "pipeline stages: 2 or 3");
-    static_assert(MR == 1 || (MR == 2 && SPLIT == 1), "two m16 tiles per warp: no key split");
     static constexpr int kStages = NS;
-    static constexpr int kBlockM = 16 * RW * MR;
+    static constexpr int kBlockM = 16 * RW;
     static constexpr int kThreads = 32 * RW * SPLIT;
     static constexpr int kTileBytes = kBlockN * D * 2;             // one 64 x D tile
     static constexpr int kQBytes = kBlockM * D * 2;
@@ -143,19 +142,14 @@ __device__ __forceinline__ float (&frag(float* a, int j))[4] {
 }
 
 // POS (softmax_scale > 0 only) and LAZY: fa_common::softmax_tile's exponent-as-one-FFMA and
-// conditional-rescale schedules; both false is the v5 softmax.
-// MR: m16 row tiles per warp (1 or 2; warp wr owns rows [16 MR wr, 16 MR wr + 16 MR)).  With
-// MR = 2 every K and V fragment read from shared memory (ldmatrix) feeds two mma.sync, half
-// the shared-memory traffic per FLOP of MR = 1 (FlashAttention-2's 32 rows per warp at head
-// dim 128).  QREG: Q fragments held in registers for the whole loop (else re-read from the
-// Q tile at every key tile, which keeps MR = 2 at D = 128 within 255 registers).
-template <int D, int RW, int SPLIT, int NS, bool POS = false, bool LAZY = false, int MR = 1,
-          bool QREG = true>
+// conditional-rescale schedules; both false is the v5 softmax.  (Two m16 tiles per warp, a
+// v11 try measured and not shipped, is at commit 3ec0e0c: NOTES.md, v11.)
+template <int D, int RW, int SPLIT, int NS, bool POS = false, bool LAZY = false>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
                                     unsigned char* smem_raw) {
-    using C = Cfg<D, RW, SPLIT, NS, MR>;
+    using C = Cfg<D, RW, SPLIT, NS>;
     constexpr int kStages = C::kStages;
     constexpr int kBlockM = C::kBlockM;
     constexpr int kT = C::kThreads;
@@ -168,7 +162,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 
     const int tid = threadIdx.x;
     const int warp = tid >> 5;
-    const int wr = warp % RW;   // row warp: rows [16 MR wr, 16 MR (wr+1)) of the block
+    const int wr = warp % RW;   // row warp: rows [16wr, 16wr+16) of the block
     const int grp = warp / RW;  // key group
     const int lane = tid & 31;
     const int gid = lane >> 2;
@@ -203,42 +197,26 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     u32 st_cur = sStages;                                      // stage of step p
     u32 st_next = sStages + (kStages - 1) * C::kStageBytes;    // stage of step p + NS-1
 
-    float acc_o[MR][kDTiles * 4];
+    float acc_o[kDTiles * 4];
 #pragma unroll
-    for (int m = 0; m < MR; ++m) {
-#pragma unroll
-        for (int i = 0; i < kDTiles * 4; ++i) acc_o[m][i] = 0.f;
-    }
-    float row_max[MR][2];  // units of s (raw if POS, else log2-scaled)
-    float row_sum[MR][2];  // this lane's columns only
-#pragma unroll
-    for (int m = 0; m < MR; ++m) {
-        row_max[m][0] = row_max[m][1] = kNegInf;
-        row_sum[m][0] = row_sum[m][1] = 0.f;
-    }
+    for (int i = 0; i < kDTiles * 4; ++i) acc_o[i] = 0.f;
+    float row_max[2] = {kNegInf, kNegInf};  // units of s (raw if POS, else log2-scaled)
+    float row_sum[2] = {0.f, 0.f};          // this lane's columns only
     const float scale_log2 = softmax_scale * 1.4426950408889634f;
 
     const int k_row = (lane & 7) + ((lane >> 4) << 3);
     const int k_chunk = (lane >> 3) & 1;
     const int v_row = (lane & 7) + (((lane >> 3) & 1) << 3);
     const int v_chunk = lane >> 4;
-    const int w_row0 = m0 + wr * 16 * MR;  // first query row of this warp
-    const int q_row0 = w_row0 + gid;       // row of c0/c1 of m-tile 0 (c2/c3: +8; tile m: +16m)
+    const int w_row0 = m0 + wr * 16;     // first query row of this warp
+    const int q_row0 = w_row0 + gid;     // row of c0/c1 (c2/c3: +8)
 
     cp_async_wait<kStages - 2>();  // Q and step 0 landed (this thread's copies) ...
     __syncthreads();               // ... and everyone's.
-    // A fragment of m-tile m, k-step kk, from the Q tile.
-    auto load_qf = [&](u32 (&f)[4], int m, int kk) {
-        ldsm_x4(f, sQ + swz<D>((wr * MR + m) * 16 + (lane & 15), kk * 2 + (lane >> 4)));
-    };
-    u32 qf[QREG ? MR : 1][QREG ? kKSteps : 1][4];
-    if constexpr (QREG) {
+    u32 qf[kKSteps][4];
 #pragma unroll
-        for (int m = 0; m < MR; ++m) {
-#pragma unroll
-            for (int kk = 0; kk < kKSteps; ++kk) load_qf(qf[m][kk], m, kk);
-        }
-    }
+    for (int kk = 0; kk < kKSteps; ++kk)
+        ldsm_x4(qf[kk], sQ + swz<D>(wr * 16 + (lane & 15), kk * 2 + (lane >> 4)));
 
     for (int p = 0; p < n_steps; ++p) {
         // Stage (p+NS-1)%NS held step p-1, which every warp finished before the barrier
@@ -249,72 +227,49 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         const int t = p * SPLIT + grp;
         const int n0 = t * kBlockN;
         // Warp-uniform: this group's tile exists and is not fully masked for this warp.
-        if (t < n_tiles && !(causal && n0 > w_row0 + 16 * MR - 1)) {
+        if (t < n_tiles && !(causal && n0 > w_row0 + 15)) {
 
         const u32 sKt = st_cur + (2 * grp) * C::kTileBytes;
         const u32 sVt = sKt + C::kTileBytes;
 
-        // ---- S = Q K_t^T (each K fragment feeds the MR m-tiles) ----
-        float s[MR][kNTiles * 4];
+        // ---- S = Q K_t^T ----
+        float s[kNTiles * 4];
 #pragma unroll
-        for (int m = 0; m < MR; ++m) {
-#pragma unroll
-            for (int i = 0; i < kNTiles * 4; ++i) s[m][i] = 0.f;
-        }
+        for (int i = 0; i < kNTiles * 4; ++i) s[i] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < kKSteps; ++kk) {
-            u32 qk[MR][4];
-#pragma unroll
-            for (int m = 0; m < MR; ++m) {
-                if constexpr (QREG) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) qk[m][e] = qf[m][kk][e];
-                } else {
-                    load_qf(qk[m], m, kk);
-                }
-            }
 #pragma unroll
             for (int np = 0; np < kNTiles / 2; ++np) {
                 u32 kb[4];
                 ldsm_x4(kb, sKt + swz<D>(np * 16 + k_row, kk * 2 + k_chunk));
-#pragma unroll
-                for (int m = 0; m < MR; ++m) {
-                    mma_16816(frag(s[m], 2 * np), qk[m], kb[0], kb[1]);
-                    mma_16816(frag(s[m], 2 * np + 1), qk[m], kb[2], kb[3]);
-                }
+                mma_16816(frag(s, 2 * np), qf[kk], kb[0], kb[1]);
+                mma_16816(frag(s, 2 * np + 1), qf[kk], kb[2], kb[3]);
             }
         }
 
         // ---- mask, online softmax (fa_common.cuh), O rescale where the max moved ----
-        u32 pf[MR][kPSteps][4];
-#pragma unroll
-        for (int m = 0; m < MR; ++m) {
-            float alpha[2];
-            if (softmax_tile<kBlockN, POS, LAZY>(s[m], row_max[m], row_sum[m], alpha,
-                                                 scale_log2, n0, q_row0 + 16 * m,
-                                                 w_row0 + 16 * m, S, causal)) {
-                rescale<D>(acc_o[m], alpha);
-            }
-#pragma unroll
-            for (int kk = 0; kk < kPSteps; ++kk) {
-                pf[m][kk][0] = pack_half2(s[m][8 * kk + 0], s[m][8 * kk + 1]);
-                pf[m][kk][1] = pack_half2(s[m][8 * kk + 2], s[m][8 * kk + 3]);
-                pf[m][kk][2] = pack_half2(s[m][8 * kk + 4], s[m][8 * kk + 5]);
-                pf[m][kk][3] = pack_half2(s[m][8 * kk + 6], s[m][8 * kk + 7]);
-            }
+        float alpha[2];
+        if (softmax_tile<kBlockN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, n0,
+                                             q_row0, w_row0, S, causal)) {
+            rescale<D>(acc_o, alpha);
         }
-        // ---- O += P V_t (each V fragment feeds the MR m-tiles) ----
+        u32 pf[kPSteps][4];
+#pragma unroll
+        for (int kk = 0; kk < kPSteps; ++kk) {
+            pf[kk][0] = pack_half2(s[8 * kk + 0], s[8 * kk + 1]);
+            pf[kk][1] = pack_half2(s[8 * kk + 2], s[8 * kk + 3]);
+            pf[kk][2] = pack_half2(s[8 * kk + 4], s[8 * kk + 5]);
+            pf[kk][3] = pack_half2(s[8 * kk + 6], s[8 * kk + 7]);
+        }
+        // ---- O += P V_t ----
 #pragma unroll
         for (int kk = 0; kk < kPSteps; ++kk) {
 #pragma unroll
             for (int dp = 0; dp < kDTiles / 2; ++dp) {
                 u32 vb[4];
                 ldsm_x4_trans(vb, sVt + swz<D>(kk * 16 + v_row, dp * 2 + v_chunk));
-#pragma unroll
-                for (int m = 0; m < MR; ++m) {
-                    mma_16816(frag(acc_o[m], 2 * dp), pf[m][kk], vb[0], vb[1]);
-                    mma_16816(frag(acc_o[m], 2 * dp + 1), pf[m][kk], vb[2], vb[3]);
-                }
+                mma_16816(frag(acc_o, 2 * dp), pf[kk], vb[0], vb[1]);
+                mma_16816(frag(acc_o, 2 * dp + 1), pf[kk], vb[2], vb[3]);
             }
         }
         }  // active tile
@@ -336,12 +291,12 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 #pragma unroll
             for (int dt = 0; dt < kDTiles; ++dt) {
 #pragma unroll
-                for (int e = 0; e < 4; ++e) mine[(dt * 4 + e) * 32] = acc_o[0][dt * 4 + e];
+                for (int e = 0; e < 4; ++e) mine[(dt * 4 + e) * 32] = acc_o[dt * 4 + e];
             }
-            mine[(kDTiles * 4 + 0) * 32] = row_max[0][0];
-            mine[(kDTiles * 4 + 1) * 32] = row_max[0][1];
-            mine[(kDTiles * 4 + 2) * 32] = row_sum[0][0];
-            mine[(kDTiles * 4 + 3) * 32] = row_sum[0][1];
+            mine[(kDTiles * 4 + 0) * 32] = row_max[0];
+            mine[(kDTiles * 4 + 1) * 32] = row_max[1];
+            mine[(kDTiles * 4 + 2) * 32] = row_sum[0];
+            mine[(kDTiles * 4 + 3) * 32] = row_sum[1];
         }
         __syncthreads();
         if (grp == 1) return;
@@ -353,50 +308,64 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         for (int r = 0; r < 2; ++r) {
             const float m1 = mine[(kDTiles * 4 + r) * 32];
             const float l1 = mine[(kDTiles * 4 + 2 + r) * 32];
-            const float m = fmaxf(row_max[0][r], m1);
+            const float m = fmaxf(row_max[r], m1);
             const float msub = (m == kNegInf) ? 0.f : m;
-            a0[r] = fast_exp2((row_max[0][r] - msub) * c);
+            a0[r] = fast_exp2((row_max[r] - msub) * c);
             a1[r] = fast_exp2((m1 - msub) * c);
-            row_sum[0][r] = row_sum[0][r] * a0[r] + l1 * a1[r];
+            row_sum[r] = row_sum[r] * a0[r] + l1 * a1[r];
         }
 #pragma unroll
         for (int dt = 0; dt < kDTiles; ++dt) {
 #pragma unroll
             for (int e = 0; e < 4; ++e)
-                acc_o[0][dt * 4 + e] =
-                    acc_o[0][dt * 4 + e] * a0[e >> 1] + mine[(dt * 4 + e) * 32] * a1[e >> 1];
+                acc_o[dt * 4 + e] =
+                    acc_o[dt * 4 + e] * a0[e >> 1] + mine[(dt * 4 + e) * 32] * a1[e >> 1];
         }
     }
 
     // ---- epilogue (group 0 warps): O = acc / l, staged in this warp's rows of the Q tile ----
-    // Rows [16 MR wr, 16 MR (wr+1)) of the Q tile were read only by this warp and (SPLIT = 2)
-    // its group-1 partner (SPLIT = 2: before the first ring barrier); no cp.async targets Q
-    // after the prologue.  So this warp may overwrite them without a CTA barrier.
+    float inv_l[2];
+    inv_row_sums(row_sum, inv_l);
+    // Rows [16wr, 16wr+16) of the Q tile were read only by this warp and (SPLIT = 2) its
+    // group-1 partner, both before the first ring barrier; no cp.async targets Q after the
+    // prologue.  So this warp may overwrite them without a CTA barrier.
     unsigned char* sO = smem_raw;
+    const int srow = wr * 16 + gid;
 #pragma unroll
-    for (int m = 0; m < MR; ++m) {
-        float inv_l[2];
-        inv_row_sums(row_sum[m], inv_l);
-        const int srow = (wr * MR + m) * 16 + gid;
-#pragma unroll
-        for (int dt = 0; dt < kDTiles; ++dt) {
-            *reinterpret_cast<u32*>(sO + swz<D>(srow, dt) + tig * 4) =
-                pack_half2(acc_o[m][dt * 4 + 0] * inv_l[0], acc_o[m][dt * 4 + 1] * inv_l[0]);
-            *reinterpret_cast<u32*>(sO + swz<D>(srow + 8, dt) + tig * 4) =
-                pack_half2(acc_o[m][dt * 4 + 2] * inv_l[1], acc_o[m][dt * 4 + 3] * inv_l[1]);
-        }
+    for (int dt = 0; dt < kDTiles; ++dt) {
+        *reinterpret_cast<u32*>(sO + swz<D>(srow, dt) + tig * 4) =
+            pack_half2(acc_o[dt * 4 + 0] * inv_l[0], acc_o[dt * 4 + 1] * inv_l[0]);
+        *reinterpret_cast<u32*>(sO + swz<D>(srow + 8, dt) + tig * 4) =
+            pack_half2(acc_o[dt * 4 + 2] * inv_l[1], acc_o[dt * 4 + 3] * inv_l[1]);
     }
     __syncwarp();
 #pragma unroll
-    for (int i = 0; i < 16 * MR * kChunks / 32; ++i) {
+    for (int i = 0; i < 16 * kChunks / 32; ++i) {
         const int idx = lane + i * 32;
         const int r = idx / kChunks;
         const int c = idx % kChunks;
         const int grow = w_row0 + r;
         if (grow < S) {
             *reinterpret_cast<uint4*>(O + (hoff + grow * D + c * 8)) =
-                *reinterpret_cast<const uint4*>(sO + swz<D>(wr * MR * 16 + r, c));
+                *reinterpret_cast<const uint4*>(sO + swz<D>(wr * 16 + r, c));
         }
+    }
+}
+
+// What an entry runs: fwd with the v5 softmax, or (FAST) with the POS schedule where
+// softmax_scale > 0 and the v5 softmax for other scales, lazy rescaling as LAZY says.
+template <int D, int RW, int SPLIT, int NS, bool FAST, bool LAZY>
+__device__ __forceinline__ void entry_body(const __half* Q, const __half* K, const __half* V,
+                                           __half* O, int H, int S, float softmax_scale,
+                                           int causal, unsigned char* smem) {
+    if constexpr (FAST) {
+        if (softmax_scale > 0.f) {
+            fwd<D, RW, SPLIT, NS, true, LAZY>(Q, K, V, O, H, S, softmax_scale, causal, smem);
+        } else {
+            fwd<D, RW, SPLIT, NS, false, LAZY>(Q, K, V, O, H, S, softmax_scale, causal, smem);
+        }
+    } else {
+        fwd<D, RW, SPLIT, NS>(Q, K, V, O, H, S, softmax_scale, causal, smem);
     }
 }
 
@@ -407,44 +376,22 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 //   FA_TCV_ENTRY(name, D, RW, SPLIT, min CTAs per SM) = FA_TCV_ENTRY_NS(..., 3, ...)
 // Dynamic shared memory to pass (manifest [dynamic_shared_bytes]):
 //   fa_tcv::Cfg<D, RW, SPLIT, NS>::kSmemBytes = 32*RW*D + NS * SPLIT * 256*D bytes.
-#define FA_TCV_ENTRY_NS(NAME, D_, RW_, SPLIT_, NS_, MINB_)                                   \
+#define FA_TCV_ENTRY_ANY(NAME, D_, RW_, SPLIT_, NS_, MINB_, FAST_, LAZY_)                    \
     extern "C" __global__ void __launch_bounds__(32 * (RW_) * (SPLIT_), MINB_)               \
     NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
          int D, float softmax_scale, int causal) {                                           \
         extern __shared__ __align__(128) unsigned char fa_tcv_smem[];                        \
         (void)B;                                                                             \
         if (D != (D_)) return; /* launched only at its head dim (manifest) */                \
-        fa_tcv::fwd<D_, RW_, SPLIT_, NS_>(Q, K, V, O, H, S, softmax_scale, causal,           \
-                                          fa_tcv_smem);                                      \
+        fa_tcv::entry_body<D_, RW_, SPLIT_, NS_, FAST_, LAZY_>(Q, K, V, O, H, S,             \
+                                                               softmax_scale, causal,        \
+                                                               fa_tcv_smem);                 \
     }
+#define FA_TCV_ENTRY_NS(NAME, D_, RW_, SPLIT_, NS_, MINB_) \
+    FA_TCV_ENTRY_ANY(NAME, D_, RW_, SPLIT_, NS_, MINB_, false, false)
 #define FA_TCV_ENTRY(NAME, D_, RW_, SPLIT_, MINB_) FA_TCV_ENTRY_NS(NAME, D_, RW_, SPLIT_, 3, MINB_)
 // The same with fa_common::softmax_tile's POS schedule (for softmax_scale > 0; other scales
 // run the v5 softmax) and LAZY (conditional O rescale) as chosen:
 //   FA_TCV_ENTRY_FAST(name, D, RW, SPLIT, NS stages, min CTAs per SM, lazy)
-// Two m16 tiles per warp (MR = 2, block_m = 32 RW, no key split), v5 softmax:
-//   FA_TCV_ENTRY_MR2(name, D, RW, NS stages, min CTAs per SM, Q fragments in registers)
-#define FA_TCV_ENTRY_MR2(NAME, D_, RW_, NS_, MINB_, QREG_)                                   \
-    extern "C" __global__ void __launch_bounds__(32 * (RW_), MINB_)                          \
-    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
-         int D, float softmax_scale, int causal) {                                           \
-        extern __shared__ __align__(128) unsigned char fa_tcv_smem[];                        \
-        (void)B;                                                                             \
-        if (D != (D_)) return; /* launched only at its head dim (manifest) */                \
-        fa_tcv::fwd<D_, RW_, 1, NS_, false, false, 2, QREG_>(Q, K, V, O, H, S, softmax_scale, \
-                                                             causal, fa_tcv_smem);           \
-    }
-#define FA_TCV_ENTRY_FAST(NAME, D_, RW_, SPLIT_, NS_, MINB_, LAZY_)                          \
-    extern "C" __global__ void __launch_bounds__(32 * (RW_) * (SPLIT_), MINB_)               \
-    NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
-         int D, float softmax_scale, int causal) {                                           \
-        extern __shared__ __align__(128) unsigned char fa_tcv_smem[];                        \
-        (void)B;                                                                             \
-        if (D != (D_)) return; /* launched only at its head dim (manifest) */                \
-        if (softmax_scale > 0.f) {                                                           \
-            fa_tcv::fwd<D_, RW_, SPLIT_, NS_, true, LAZY_>(Q, K, V, O, H, S, softmax_scale,  \
-                                                           causal, fa_tcv_smem);             \
-        } else {                                                                             \
-            fa_tcv::fwd<D_, RW_, SPLIT_, NS_, false, LAZY_>(Q, K, V, O, H, S, softmax_scale, \
-                                                            causal, fa_tcv_smem);            \
-        }                                                                                    \
-    }
+#define FA_TCV_ENTRY_FAST(NAME, D_, RW_, SPLIT_, NS_, MINB_, LAZY_) \
+    FA_TCV_ENTRY_ANY(NAME, D_, RW_, SPLIT_, NS_, MINB_, true, LAZY_)

@@ -241,6 +241,44 @@ __device__ __forceinline__ void pack_p(const float (&s)[BN / 2], u32 (&pf)[BN / 
     }
 }
 
+// The epilogue of one warp: O = acc / l for its 16 rows (warp wq of a 64-row tile whose
+// first global row is w_row0 - 16 wq), staged as fp16 in the warp's rows of the shared tile
+// sO (the Q tile's atom layout), then written with 16-byte stores; rows >= S are not
+// written.  Each warp writes and then reads only its own 16 rows of sO.
+template <int D>
+__device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&row_sum)[2],
+                                        unsigned char* sO, int wq, __half* Oh, int w_row0,
+                                        int S) {
+    const int lane = threadIdx.x & 31;
+    const int gid = lane >> 2;
+    const int tig = lane & 3;
+    float inv_l[2];
+    inv_row_sums(row_sum, inv_l);
+    const int srow = wq * 16 + gid;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+        unsigned char* atom = sO + (j / 8) * (64 * 128);
+        *reinterpret_cast<u32*>(atom + swz(srow, j % 8) + tig * 4) =
+            pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
+        *reinterpret_cast<u32*>(atom + swz(srow + 8, j % 8) + tig * 4) =
+            pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
+    }
+    __syncwarp();
+    constexpr int kChunksPerRow = D / 8;
+#pragma unroll
+    for (int i = 0; i < 16 * kChunksPerRow / 32; ++i) {
+        const int idx = lane + i * 32;
+        const int r = idx / kChunksPerRow;
+        const int a = (idx % kChunksPerRow) / 8;
+        const int ch = idx % 8;
+        const int grow = w_row0 + r;
+        if (grow < S) {
+            *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * D + a * 64 + ch * 8) =
+                *reinterpret_cast<const uint4*>(sO + a * (64 * 128) + swz(wq * 16 + r, ch));
+        }
+    }
+}
+
 // The forward pass of one CTA (64 query rows of one head).
 //
 // Ring: key tile i lives in stage i % NS.  Loads run L = NS-1 tiles ahead: at the top of
@@ -259,7 +297,6 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const int warp = tid >> 5;  // 0..3: rows 16*warp.. of the CTA's 64
     const int lane = tid & 31;
     const int gid = lane >> 2;
-    const int tig = lane & 3;
 
     const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
                             : static_cast<int>(blockIdx.x);
@@ -387,34 +424,8 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     cp_async_wait<0>();  // remaining groups are empty
 
     // ---- epilogue: O = acc / l, staged in the (dead) Q tile, same atom layout ----
-    float inv_l[2];
-    inv_row_sums(row_sum, inv_l);
     // Every S wgmma (the only reader of the Q tile) is complete: waited for, then a barrier.
-    // Each warp writes and then reads only its own 16 rows.
-    unsigned char* sO = smem_raw;
-    const int srow = warp * 16 + gid;
-#pragma unroll
-    for (int j = 0; j < D / 8; ++j) {
-        unsigned char* atom = sO + (j / 8) * (64 * 128);
-        *reinterpret_cast<u32*>(atom + swz(srow, j % 8) + tig * 4) =
-            pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
-        *reinterpret_cast<u32*>(atom + swz(srow + 8, j % 8) + tig * 4) =
-            pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
-    }
-    __syncwarp();
-    constexpr int kChunksPerRow = D / 8;
-#pragma unroll
-    for (int i = 0; i < 16 * kChunksPerRow / 32; ++i) {
-        const int idx = lane + i * 32;
-        const int r = idx / kChunksPerRow;
-        const int a = (idx % kChunksPerRow) / 8;
-        const int ch = idx % 8;
-        const int grow = w_row0 + r;
-        if (grow < S) {
-            *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * D + a * 64 + ch * 8) =
-                *reinterpret_cast<const uint4*>(sO + a * (64 * 128) + swz(warp * 16 + r, ch));
-        }
-    }
+    store_o<D>(o, row_sum, smem_raw, warp, Oh, w_row0, S);
 }
 
 
@@ -564,7 +575,6 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
     const int wg = warp >> 2;
     const int wq = warp & 3;
     const int gid = lane >> 2;
-    const int tig = lane & 3;
     const float scale_log2 = softmax_scale * 1.4426950408889634f;
     unsigned char* sO = smem_raw + C::kOOff + wg * C::kQBytes;
 
@@ -627,31 +637,7 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
         }
 
         // ---- epilogue: O = acc / l, staged in this warpgroup's O tile ----
-        float inv_l[2];
-        inv_row_sums(row_sum, inv_l);
-        const int srow = wq * 16 + gid;
-#pragma unroll
-        for (int j = 0; j < D / 8; ++j) {
-            unsigned char* atom = sO + (j / 8) * (64 * 128);
-            *reinterpret_cast<u32*>(atom + swz(srow, j % 8) + tig * 4) =
-                pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
-            *reinterpret_cast<u32*>(atom + swz(srow + 8, j % 8) + tig * 4) =
-                pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
-        }
-        __syncwarp();
-        constexpr int kChunksPerRow = D / 8;
-#pragma unroll
-        for (int i = 0; i < 16 * kChunksPerRow / 32; ++i) {
-            const int idx = lane + i * 32;
-            const int r = idx / kChunksPerRow;
-            const int a = (idx % kChunksPerRow) / 8;
-            const int ch = idx % 8;
-            const int grow = w_row0 + r;
-            if (grow < S) {
-                *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * D + a * 64 + ch * 8) =
-                    *reinterpret_cast<const uint4*>(sO + a * (64 * 128) + swz(wq * 16 + r, ch));
-            }
-        }
+        store_o<D>(o, row_sum, sO, wq, Oh, w_row0, S);
         __syncwarp();  // the warp's O rows are read back before the next item overwrites them
     }
 }

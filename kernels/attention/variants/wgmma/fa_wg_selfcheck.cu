@@ -10,7 +10,8 @@
 // Run: /tmp/fa_wg_selfcheck   (exit 0 = every check passed; 1 = a check failed; 2 = CUDA error)
 //
 // Kernels: the fa_wg* and fa_ws* entries of fa_wg.cu (README.md's table), fa_tc's mma.sync
-// entries (fa_tc, fa_tc_sg, fa_tc_d128) and the mma.sync candidates below (fa_tcf*, fa_tcm2*);
+// entries (fa_tc, fa_tc_sg, fa_tc_d128) and the mma.sync candidates below (fa_tcf*; the
+// fa_tcm2* entries of the v11 log, two m16 tiles per warp, are at commit 3ec0e0c);
 // with -DFA_TC_OLD_CORE='"path"' also the mma.sync core of an earlier commit (fa_tc_old*,
 // README.md says how that file is made), each with its head dim: a case runs the kernels of
 // its D.  canon_4 is timed three times, the D = 128 entries interleaved, against clock drift.
@@ -43,11 +44,6 @@
 //                name                 D    RW SPLIT NS MINB lazy
 FA_TCV_ENTRY_FAST(fa_tcf_fwd_d64,      64,  4, 1,    3, 3,   true)
 FA_TCV_ENTRY_FAST(fa_tcf_fwd_d128,     128, 4, 1,    2, 2,   true)
-// Two m16 tiles per warp (block_m 128 with 4 warps): D = 128 with Q re-read from shared
-// memory each tile, D = 64 with Q in registers.
-//               name                  D    RW NS MINB qreg
-FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d128,     128, 4, 2, 2,   false)
-FA_TCV_ENTRY_MR2(fa_tcm2_fwd_d64,      64,  4, 2, 2,   true)
 
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -118,7 +114,6 @@ static const Kernel kKernels[] = {
 #endif
     {"fa_tc", fa_tc_fwd_d64, 57344, 128, 64, 64},
     {"fa_tcf", fa_tcf_fwd_d64, 57344, 128, 64, 64},
-    {"fa_tcm2", fa_tcm2_fwd_d64, 49152, 128, 128, 64},
     {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
@@ -128,7 +123,6 @@ static const Kernel kKernels[] = {
 #endif
     {"fa_tc_d128", fa_tc_fwd_d128, 81920, 128, 64, 128},
     {"fa_tcf_d128", fa_tcf_fwd_d128, 81920, 128, 64, 128},
-    {"fa_tcm2_d128", fa_tcm2_fwd_d128, 98304, 128, 128, 128},
 };
 static const int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
