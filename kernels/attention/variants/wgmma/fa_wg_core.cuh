@@ -21,6 +21,9 @@
 // Dynamic shared memory of a configuration: Q (64 x D) + NS stages x (K + V tiles of BN x D),
 // fp16.  Used by the entries' static_asserts and by the selfcheck's launches.
 #define FA_WG_SMEM_BYTES(D, BN, NS) ((64 * (D) + (NS) * 2 * (BN) * (D)) * 2)
+// The same with WG row groups (WG Q tiles) and KS key parts (KS K / V tile pairs per stage).
+#define FA_WG_SMEM_BYTES_WG(D, BN, NS, WG, KS) \
+    ((64 * (WG) * (D) + (NS) * (KS) * 2 * (BN) * (D)) * 2)
 
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
@@ -279,28 +282,45 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
     }
 }
 
-// The forward pass of one CTA (64 query rows of one head).
+// The forward pass of one CTA: 64 WG query rows of one head, 128 WG KS threads.
+//   WG row groups: the warpgroups of row group g own rows 64g.. and read its own Q tile;
+//   KS key parts: with KS = 2 the two warpgroups of a row group take alternate key tiles
+//   (part p computes tiles p, p + 2, ...) and merge their (O, max, sum) through shared
+//   memory at the end, so each runs half the serial chain of a key loop (grids of about
+//   one CTA per SM, where nothing else on the SM hides that chain).
+// Every warpgroup reads every K / V tile it needs from one shared ring, which all threads
+// load together.
 //
-// Ring: key tile i lives in stage i % NS.  Loads run L = NS-1 tiles ahead: at the top of
-// iteration t, tile t+L goes into the stage of tile t-1, which nobody reads any more (the
-// barrier that ended iteration t-1 came after every S(t-1) and PV(t-1) was waited for).  One
-// cp.async group per iteration (possibly empty), one __syncthreads at the end of each
-// iteration, after cp.async.wait_group NS-2 (tile t+1 landed) and the proxy fence.
-template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE>
+// Ring: iteration ("step") t covers key tiles KS t .. KS t + KS - 1, held in stage t % NS
+// (KS K / V tile pairs).  Loads run L = NS-1 steps ahead: at the top of step t, step t+L
+// goes into the stage of step t-1, which nobody reads any more (the barrier that ended step
+// t-1 came after every S(t-1) and PV(t-1) was waited for).  One cp.async group per step
+// (possibly empty), one __syncthreads at the end of each step, after cp.async.wait_group
+// NS-2 (step t+1 landed) and the proxy fence.
+template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE, int WG = 1, int KS = 1>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
                                     unsigned char* smem_raw) {
     using C = Cfg<D, BN, NS>;
+    static_assert(WG >= 1 && KS >= 1 && WG * KS <= 2, "at most 2 warpgroups");
+    constexpr int kThreads = 128 * WG * KS;
+    constexpr int kBlockM = 64 * WG;
+    constexpr int kStepBytes = KS * C::kStageBytes;
     constexpr int L = NS - 1;
     const int tid = threadIdx.x;
-    const int warp = tid >> 5;  // 0..3: rows 16*warp.. of the CTA's 64
+    const int warp = tid >> 5;
+    // (Compile-time 0 / warp for one warpgroup: the compiler cannot know tid < 128.)
+    const int wgi = WG * KS == 1 ? 0 : warp >> 2;  // warpgroup
+    const int rg = WG == 1 ? 0 : wgi / KS;         // its row group: rows 64 rg.. of the CTA's
+    const int kp = KS == 1 ? 0 : wgi % KS;         // its key part
+    const int wq = WG * KS == 1 ? warp : warp & 3;  // rows 16 wq.. of the row group's 64
     const int lane = tid & 31;
     const int gid = lane >> 2;
 
     const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
                             : static_cast<int>(blockIdx.x);
-    const int m0 = mblk * C::kBlockM;
+    const int m0 = mblk * kBlockM;
     if (m0 >= S) return;  // uniform per CTA
     const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
     const __half* Qh = Q + head;
@@ -310,24 +330,39 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 
     const u32 sQ = smem_u32(smem_raw);
     if (sQ & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
-    const u32 sStages = sQ + C::kQBytes;
+    const u32 sQw = sQ + rg * C::kQBytes;  // this row group's Q tile
+    const u32 sStages = sQ + WG * C::kQBytes;
 
-    const int n_end = causal ? min(S, m0 + C::kBlockM) : S;
+    const int n_end = causal ? min(S, m0 + kBlockM) : S;
     const int n_tiles = (n_end + BN - 1) / BN;
-    const int w_row0 = m0 + warp * 16;  // first row of this warp
-    const int q_row0 = w_row0 + gid;    // row of s[4j+0..1]; s[4j+2..3]: +8
+    const int n_steps = (n_tiles + KS - 1) / KS;
+    // Causal with 2 row groups: the key tiles row group rg needs (the CTA's later ones are
+    // fully masked for its rows); it still loads and meets the barriers of every step.
+    const int rg_tiles =
+        (WG == 1 || !causal) ? n_tiles : (min(S, m0 + 64 * (rg + 1)) + BN - 1) / BN;
+    // Whether this warpgroup computes its tile of loop step t (warpgroup-uniform; always
+    // with a single warpgroup).  PIPE computes every step (a conditional wgmma in its
+    // pipeline makes ptxas serialise them, C7515).
+    auto mine = [&](int t) -> bool { return WG * KS == 1 || KS * t + kp < rg_tiles; };
+    const int w_row0 = m0 + rg * 64 + wq * 16;  // first row of this warp
+    const int q_row0 = w_row0 + gid;            // row of s[4j+0..1]; s[4j+2..3]: +8
 
-    // K and V of the key tile starting at row0 into the stage at st.
-    auto load_kv = [&](u32 st, int row0) {
-        load_rows<BN, D>(st, Kh, row0, S, tid);
-        load_rows<BN, D>(st + C::kKvBytes, Vh, row0, S, tid);
+    // The K and V tiles of step t into the stage at st.  A tile past the last one (KS = 2,
+    // an odd tile count) is zero-filled: PIPE computes it (every score masked, P = 0).
+    auto load_step = [&](u32 st, int t) {
+#pragma unroll
+        for (int p = 0; p < KS; ++p) {
+            const int row0 = (KS * t + p) * BN;
+            load_rows<BN, D, kThreads>(st + p * C::kStageBytes, Kh, row0, S, tid);
+            load_rows<BN, D, kThreads>(st + p * C::kStageBytes + C::kKvBytes, Vh, row0, S, tid);
+        }
     };
 
-    // ---- prologue: group {Q, tile 0}, group {tile 1}, ..., group {tile L-1} ----
-    load_rows<64, D>(sQ, Qh, m0, S, tid);
+    // ---- prologue: group {Q, step 0}, group {step 1}, ..., group {step L-1} ----
+    load_rows<64, D, 128 * KS>(sQw, Qh, m0 + 64 * rg, S, WG == 1 ? tid : tid % (128 * KS));
 #pragma unroll
     for (int ps = 0; ps < L; ++ps) {
-        if (ps < n_tiles) load_kv(sStages + ps * C::kStageBytes, ps * BN);
+        if (ps < n_steps) load_step(sStages + ps * kStepBytes, ps);
         cp_async_commit();
     }
 
@@ -342,56 +377,61 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const float scale_log2 = softmax_scale * 1.4426950408889634f;
 
     // A = Q (K-major SW128): LBO 16 B ("1", unused), SBO 1024 B (next 8 rows).
-    const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
-    auto stage_of = [&](int i) -> u32 { return sStages + (i % NS) * C::kStageBytes; };
-    auto desc_k_of = [&](int i) -> u64 { return make_desc_sw128(stage_of(i), 16, 1024); };
-    // V: MN-major SW128: SBO 1024 B (next 8 keys), LBO BN x 128 B (next 64-wide atom of d).
-    auto desc_v_of = [&](int i) -> u64 {
-        return make_desc_sw128(stage_of(i) + C::kKvBytes, BN * 128, 1024);
+    const u64 desc_q = make_desc_sw128(sQw, 16, 1024);
+    // This warpgroup's K / V tile of step t.
+    auto tile_of = [&](int t) -> u32 {
+        return sStages + (t % NS) * kStepBytes + kp * C::kStageBytes;
     };
-    // The softmax of key tile t (scores in s), O rescaled where the max moved, P packed as
-    // the A fragments of the P V wgmmas.
+    auto desc_k_of = [&](int t) -> u64 { return make_desc_sw128(tile_of(t), 16, 1024); };
+    // V: MN-major SW128: SBO 1024 B (next 8 keys), LBO BN x 128 B (next 64-wide atom of d).
+    auto desc_v_of = [&](int t) -> u64 {
+        return make_desc_sw128(tile_of(t) + C::kKvBytes, BN * 128, 1024);
+    };
+    // The softmax of this warpgroup's key tile of step t (scores in s), O rescaled where the
+    // max moved, P packed as the A fragments of the P V wgmmas.
     auto softmax_pack = [&](int t, u32 (&pf)[BN / 16][4]) {
         float alpha[2];
-        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN, q_row0,
-                                        w_row0, S, causal)) {
+        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2,
+                                        (KS * t + kp) * BN, q_row0, w_row0, S, causal)) {
             rescale<D>(o, alpha);
         }
         pack_p<BN>(s, pf);
     };
 
     if constexpr (!PIPE) {
-        cp_async_wait<L - 1>();  // Q and tile 0 (this thread's copies)
+        cp_async_wait<L - 1>();  // Q and step 0 (this thread's copies)
         fence_proxy_async();     // generic-proxy writes -> visible to the async proxy
         __syncthreads();         // everyone's
 
-        for (int t = 0; t < n_tiles; ++t) {
-            if (t + L < n_tiles) load_kv(stage_of(t + L), (t + L) * BN);
+        for (int t = 0; t < n_steps; ++t) {
+            if (t + L < n_steps) load_step(sStages + ((t + L) % NS) * kStepBytes, t + L);
             cp_async_commit();  // possibly empty: keeps the wait count exact
-            wg_fence();
-            gemm_qk<D, BN>(s, desc_q, desc_k_of(t));
-            wg_commit();
-            wg_wait<0>();
-            fence_regs(s);
-            u32 pf[BN / 16][4];
-            softmax_pack(t, pf);
-            wg_fence();
-            gemm_pv<D, BN>(o, pf, desc_v_of(t));
-            wg_commit();
-            wg_wait<0>();
-            fence_regs(o);
-            fence_regs(pf);
-            cp_async_wait<L - 1>();  // tile t+1 landed (this thread's copies)
+            if (mine(t)) {
+                wg_fence();
+                gemm_qk<D, BN>(s, desc_q, desc_k_of(t));
+                wg_commit();
+                wg_wait<0>();
+                fence_regs(s);
+                u32 pf[BN / 16][4];
+                softmax_pack(t, pf);
+                wg_fence();
+                gemm_pv<D, BN>(o, pf, desc_v_of(t));
+                wg_commit();
+                wg_wait<0>();
+                fence_regs(o);
+                fence_regs(pf);
+            }
+            cp_async_wait<L - 1>();  // step t+1 landed (this thread's copies)
             fence_proxy_async();
             __syncthreads();  // everyone's; nobody reads stage t any more
         }
     } else {
         // PIPE: PV(t) stays in flight across the barrier and S(t+1) is issued right behind
-        // it, one wait for both.  Loads go out after the barrier of iteration t, into the
-        // stage of tile t-1 (PV(t-1) was waited for by every warp before that barrier), for
-        // tile t+NS-1; the barrier of iteration t needs tile t+1: wait_group NS-3.
+        // it, one wait for both.  Loads go out after the barrier of step t, into the stage
+        // of step t-1 (PV(t-1) was waited for by every warp before that barrier), for step
+        // t+NS-1; the barrier of step t needs step t+1: wait_group NS-3.
         static_assert(!PIPE || NS >= 3, "PIPE needs 3 stages");
-        cp_async_wait<NS - 2>();  // Q and tile 0 (this thread's copies)
+        cp_async_wait<NS - 2>();  // Q and step 0 (this thread's copies)
         fence_proxy_async();
         __syncthreads();
         wg_fence();
@@ -399,18 +439,20 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         wg_commit();
         wg_wait<0>();
         fence_regs(s);
-        for (int t = 0; t < n_tiles; ++t) {
+        for (int t = 0; t < n_steps; ++t) {
             u32 pf[BN / 16][4];
             softmax_pack(t, pf);
             wg_fence();
             gemm_pv<D, BN>(o, pf, desc_v_of(t));
             wg_commit();
-            cp_async_wait<NS - 3>();  // tile t+1 landed (this thread's copies)
+            cp_async_wait<NS - 3>();  // step t+1 landed (this thread's copies)
             fence_proxy_async();
             __syncthreads();  // everyone's; stage t-1 is free
-            if (t + NS - 1 < n_tiles) load_kv(stage_of(t + NS - 1), (t + NS - 1) * BN);
+            if (t + NS - 1 < n_steps) {
+                load_step(sStages + ((t + NS - 1) % NS) * kStepBytes, t + NS - 1);
+            }
             cp_async_commit();  // possibly empty: keeps the wait count exact
-            if (t + 1 < n_tiles) {
+            if (t + 1 < n_steps) {
                 wg_fence();
                 gemm_qk<D, BN>(s, desc_q, desc_k_of(t + 1));
                 wg_commit();
@@ -423,9 +465,46 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     }
     cp_async_wait<0>();  // remaining groups are empty
 
-    // ---- epilogue: O = acc / l, staged in the (dead) Q tile, same atom layout ----
-    // Every S wgmma (the only reader of the Q tile) is complete: waited for, then a barrier.
-    store_o<D>(o, row_sum, smem_raw, warp, Oh, w_row0, S);
+    if constexpr (KS == 2) {
+        // Merge the two key parts of each row group: part 1 leaves (O, max, sum) in the dead
+        // ring (every wgmma reading it is complete: each warpgroup waited for its own before
+        // this barrier), part 0 rescales both to the larger max and adds them.
+        __syncthreads();
+        float* red = reinterpret_cast<float*>(smem_raw + WG * C::kQBytes) +
+                     rg * (C::kO + 4) * 128;
+        const int lt = tid & 127;
+        if (kp == 1) {
+#pragma unroll
+            for (int i = 0; i < C::kO; ++i) red[i * 128 + lt] = o[i];
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                red[(C::kO + r) * 128 + lt] = row_max[r];
+                red[(C::kO + 2 + r) * 128 + lt] = row_sum[r];
+            }
+        }
+        __syncthreads();
+        if (kp == 1) return;
+        const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
+        float a_own[2], a_other[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const float m1 = red[(C::kO + r) * 128 + lt];
+            const float l1 = red[(C::kO + 2 + r) * 128 + lt];
+            const float m = fmaxf(row_max[r], m1);
+            a_own[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m) * c);
+            a_other[r] = m1 == -INFINITY ? 0.f : fast_exp2((m1 - m) * c);
+            row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
+        }
+#pragma unroll
+        for (int i = 0; i < C::kO; ++i) {
+            const int r = (i >> 1) & 1;
+            o[i] = o[i] * a_own[r] + red[i * 128 + lt] * a_other[r];
+        }
+    }
+
+    // ---- epilogue: O = acc / l, staged in the row group's (dead) Q tile, same layout ----
+    // Every S wgmma (the only reader of the Q tiles) is complete: waited for, then a barrier.
+    store_o<D>(o, row_sum, smem_raw + rg * C::kQBytes, wq, Oh, w_row0, S);
 }
 
 
@@ -646,31 +725,37 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
 #endif  // FA_WG_HAVE_WGMMA
 
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_)                                                     \
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_)                                    \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, PIPE_>(Q, K, V, O, H, S, softmax_scale, causal,       \
-                                              fa_wg_smem);                                   \
+        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, PIPE_, WG_, KS_>(Q, K, V, O, H, S,             \
+                                                               softmax_scale, causal,        \
+                                                               fa_wg_smem);                  \
     } else {                                                                                 \
-        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, PIPE_>(Q, K, V, O, H, S, softmax_scale, causal,      \
-                                               fa_wg_smem);                                  \
+        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, PIPE_, WG_, KS_>(Q, K, V, O, H, S,            \
+                                                                softmax_scale, causal,       \
+                                                                fa_wg_smem);                 \
     }
 #else
-#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_) \
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_) \
     (void)Q; (void)K; (void)V; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; \
     (void)fa_wg_smem; __trap();
 #endif
 
-//   FA_WG_ENTRY(name, head dim, keys per tile, ring stages, lazy rescale, min CTAs per SM
-//               for __launch_bounds__); 128 threads, FA_WG_SMEM_BYTES(D, BN, NS) bytes.
-#define FA_WG_ENTRY(NAME, D_, BN_, NS_, LAZY_, PIPE_, MINB_)                                                \
-    extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
+//   FA_WG_ENTRY(name, head dim, keys per tile, ring stages, lazy rescale, pipe, min CTAs per
+//               SM for __launch_bounds__); 128 threads, FA_WG_SMEM_BYTES(D, BN, NS) bytes.
+//   FA_WG_ENTRY_WG(..., row groups WG, key parts KS, min CTAs per SM): 128 WG KS threads,
+//               block_m 64 WG, FA_WG_SMEM_BYTES_WG(D, BN, NS, WG, KS) bytes.
+#define FA_WG_ENTRY_WG(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, MINB_)                    \
+    extern "C" __global__ void __launch_bounds__(128 * (WG_) * (KS_), MINB_)                 \
     NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
          int D, float softmax_scale, int causal) {                                           \
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
-        FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_)                                                           \
+        FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_)                                     \
     }
+#define FA_WG_ENTRY(NAME, D_, BN_, NS_, LAZY_, PIPE_, MINB_) \
+    FA_WG_ENTRY_WG(NAME, D_, BN_, NS_, LAZY_, PIPE_, 1, 1, MINB_)
 
 // Warp-specialised entries: FA_WS_ENTRY(name, head dim, ring stages, lazy, consumer
 // warpgroups, items per CTA, producer warps (2 or 4), min CTAs per SM); 128 WGS + 32 PW
@@ -690,7 +775,7 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
                                                                 fa_wg_smem);                 \
     }
 #else
-#define FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_) FA_WG_BODY(D_, 64, NS_, LAZY_, false)
+#define FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_) FA_WG_BODY(D_, 64, NS_, LAZY_, false, 1, 1)
 #endif
 #define FA_WS_ENTRY(NAME, D_, NS_, LAZY_, WGS_, ITEMS_, PW_, MINB_)                          \
     extern "C" __global__ void __launch_bounds__(128 * (WGS_) + 32 * (PW_), MINB_)           \

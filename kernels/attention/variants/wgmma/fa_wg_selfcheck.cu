@@ -103,6 +103,14 @@ static const Kernel kKernels[] = {
     {"fa_wg_ns2", fa_wg_ns2_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 2), 128, 64, 64},
     {"fa_wg_n128", fa_wg_n128_fwd_d64, FA_WG_SMEM_BYTES(64, 128, 2), 128, 64, 64},
     {"fa_wg_n128p", fa_wg_n128p_fwd_d64, FA_WG_SMEM_BYTES(64, 128, 3), 128, 64, 64},
+    {"fa_wg2", fa_wg2_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 2, 1), 256, 128, 64},
+    {"fa_wg2_ns4", fa_wg2_ns4_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 4, 2, 1), 256, 128, 64},
+    {"fa_wg2_pipe", fa_wg2_pipe_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 2, 1), 256, 128, 64},
+    {"fa_ks2", fa_ks2_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 2), 256, 64, 64},
+    {"fa_ks2p", fa_ks2p_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 2), 256, 64, 64},
+    {"fa_ks2n128", fa_ks2n128_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 256, 64, 64},
+    {"fa_ks2n128p", fa_ks2n128p_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 3, 1, 2), 256, 64, 64},
+    {"fa_ks2n128pe", fa_ks2n128pe_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 3, 1, 2), 256, 64, 64},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -117,6 +125,9 @@ static const Kernel kKernels[] = {
     {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
+    {"fa_wg2_d128", fa_wg2_fwd_d128, FA_WG_SMEM_BYTES_WG(128, 64, 3, 2, 1), 256, 128, 128},
+    {"fa_wg2_d128_pipe", fa_wg2_pipe_fwd_d128, FA_WG_SMEM_BYTES_WG(128, 64, 3, 2, 1), 256, 128, 128},
+    {"fa_wg2_d128_pipe4", fa_wg2_pipe4_fwd_d128, FA_WG_SMEM_BYTES_WG(128, 64, 4, 2, 1), 256, 128, 128},
     {"fa_ws2i2p2_d128", fa_ws2i2p2_fwd_d128, FA_WS_SMEM_BYTES(128, 2, 2), 320, 256, 128},
 #ifdef FA_TC_OLD_CORE
     {"fa_tc_old_d128", fa_tc_old_fwd_d128, 81920, 128, 64, 128},
