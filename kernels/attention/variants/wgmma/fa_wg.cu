@@ -86,20 +86,21 @@ FA_WG_ENTRY(fa_wg_n128_fwd_d64,   64,  128, 2, true,  false, 3)
 FA_WG_ENTRY(fa_wg_n128p_fwd_d64,  64,  128, 3, true,  true,  2)
 FA_WG_ENTRY(fa_wg_fwd_d128,       128, 64,  3, true,  false, 2)
 FA_WG_ENTRY(fa_wg_pipe_fwd_d128,  128, 64,  3, true,  true,  2)
-// Two warpgroups per CTA (FA_WG_ENTRY_WG): two row groups (WG 2: 128 query rows sharing
-// each K / V tile) or two key parts (KS 2: 64 rows, alternate key tiles, merged at the end).
+// Several warpgroups per CTA (FA_WG_ENTRY_WG): two row groups (WG 2: 128 query rows sharing
+// each K / V tile) or KS key parts (64 rows, the key tiles split KS ways, merged at the end).
 //             name                   D    BN   NS lazy   pipe  WG KS MINB
 FA_WG_ENTRY_WG(fa_wg2_fwd_d64,        64,  64,  3, true,  false, 2, 1, 2)
-FA_WG_ENTRY_WG(fa_wg2_ns4_fwd_d64,    64,  64,  4, true,  false, 2, 1, 2)
-FA_WG_ENTRY_WG(fa_wg2_pipe_fwd_d64,   64,  64,  3, true,  true,  2, 1, 2)
-FA_WG_ENTRY_WG(fa_wg2_fwd_d128,       128, 64,  3, true,  false, 2, 1, 1)
-FA_WG_ENTRY_WG(fa_wg2_pipe_fwd_d128,  128, 64,  3, true,  true,  2, 1, 1)
-FA_WG_ENTRY_WG(fa_wg2_pipe4_fwd_d128, 128, 64,  4, true,  true,  2, 1, 1)
 FA_WG_ENTRY_WG(fa_ks2_fwd_d64,        64,  64,  3, true,  false, 1, 2, 1)
 FA_WG_ENTRY_WG(fa_ks2p_fwd_d64,       64,  64,  3, true,  true,  1, 2, 1)
 FA_WG_ENTRY_WG(fa_ks2n128_fwd_d64,    64,  128, 2, true,  false, 1, 2, 1)
 FA_WG_ENTRY_WG(fa_ks2n128p_fwd_d64,   64,  128, 3, true,  true,  1, 2, 1)
 FA_WG_ENTRY_WG(fa_ks2n128pe_fwd_d64,  64,  128, 3, false, true,  1, 2, 1)
+FA_WG_ENTRY_WG(fa_ks2n128e_fwd_d64,   64,  128, 2, false, false, 1, 2, 1)
+FA_WG_ENTRY_WG(fa_ks2pe_fwd_d64,      64,  64,  3, false, true,  1, 2, 1)
+FA_WG_ENTRY_WG(fa_ks4_fwd_d64,        64,  64,  3, true,  false, 1, 4, 1)
+FA_WG_ENTRY_WG(fa_ks4e_fwd_d64,       64,  64,  3, false, false, 1, 4, 1)
+FA_WG_ENTRY_WG(fa_ks4pe_fwd_d64,      64,  64,  3, false, true,  1, 4, 1)
+FA_WG_ENTRY_WG(fa_ks4n2e_fwd_d64,     64,  64,  2, false, false, 1, 4, 1)
 // Warp-specialised (fwd_ws, v11 experiment; NOTES.md): producer warps issue every load,
 // consumer warpgroups wait on mbarriers (no __syncthreads per tile); a CTA works through
 // ITEMS row blocks of one head (block_m = 64 WGS ITEMS), its producers loading the next

@@ -284,10 +284,10 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
 
 // The forward pass of one CTA: 64 WG query rows of one head, 128 WG KS threads.
 //   WG row groups: the warpgroups of row group g own rows 64g.. and read its own Q tile;
-//   KS key parts: with KS = 2 the two warpgroups of a row group take alternate key tiles
-//   (part p computes tiles p, p + 2, ...) and merge their (O, max, sum) through shared
-//   memory at the end, so each runs half the serial chain of a key loop (grids of about
-//   one CTA per SM, where nothing else on the SM hides that chain).
+//   KS key parts: the KS warpgroups of a row group split the key tiles (part p computes
+//   tiles p, p + KS, ...) and merge their (O, max, sum) through shared memory at the end,
+//   so each runs 1 / KS of the serial chain of a key loop (grids of about one CTA per SM,
+//   where nothing else on the SM hides that chain).
 // Every warpgroup reads every K / V tile it needs from one shared ring, which all threads
 // load together.
 //
@@ -303,7 +303,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
                                     int H, int S, float softmax_scale, int causal,
                                     unsigned char* smem_raw) {
     using C = Cfg<D, BN, NS>;
-    static_assert(WG >= 1 && KS >= 1 && WG * KS <= 2, "at most 2 warpgroups");
+    static_assert(WG >= 1 && KS >= 1 && WG * KS <= 4, "at most 4 warpgroups");
     constexpr int kThreads = 128 * WG * KS;
     constexpr int kBlockM = 64 * WG;
     constexpr int kStepBytes = KS * C::kStageBytes;
@@ -465,40 +465,49 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     }
     cp_async_wait<0>();  // remaining groups are empty
 
-    if constexpr (KS == 2) {
-        // Merge the two key parts of each row group: part 1 leaves (O, max, sum) in the dead
+    if constexpr (KS > 1) {
+        // Merge the key parts of each row group: parts 1.. leave (O, max, sum) in the dead
         // ring (every wgmma reading it is complete: each warpgroup waited for its own before
-        // this barrier), part 0 rescales both to the larger max and adds them.
+        // this barrier), part 0 rescales its own and each of theirs to the larger max and
+        // adds them, one part at a time.
+        constexpr int kSlot = (C::kO + 4) * 128;  // floats of one part's record
+        static_assert((KS - 1) * WG * kSlot * 4 <= NS * kStepBytes, "merge fits the ring");
         __syncthreads();
         float* red = reinterpret_cast<float*>(smem_raw + WG * C::kQBytes) +
-                     rg * (C::kO + 4) * 128;
+                     rg * (KS - 1) * kSlot;
         const int lt = tid & 127;
-        if (kp == 1) {
+        if (kp > 0) {
+            float* mine_rec = red + (kp - 1) * kSlot;
 #pragma unroll
-            for (int i = 0; i < C::kO; ++i) red[i * 128 + lt] = o[i];
+            for (int i = 0; i < C::kO; ++i) mine_rec[i * 128 + lt] = o[i];
 #pragma unroll
             for (int r = 0; r < 2; ++r) {
-                red[(C::kO + r) * 128 + lt] = row_max[r];
-                red[(C::kO + 2 + r) * 128 + lt] = row_sum[r];
+                mine_rec[(C::kO + r) * 128 + lt] = row_max[r];
+                mine_rec[(C::kO + 2 + r) * 128 + lt] = row_sum[r];
             }
         }
         __syncthreads();
-        if (kp == 1) return;
+        if (kp > 0) return;
         const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
-        float a_own[2], a_other[2];
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            const float m1 = red[(C::kO + r) * 128 + lt];
-            const float l1 = red[(C::kO + 2 + r) * 128 + lt];
-            const float m = fmaxf(row_max[r], m1);
-            a_own[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m) * c);
-            a_other[r] = m1 == -INFINITY ? 0.f : fast_exp2((m1 - m) * c);
-            row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
-        }
+        for (int p = 0; p < KS - 1; ++p) {
+            const float* rec = red + p * kSlot;
+            float a_own[2], a_other[2];
 #pragma unroll
-        for (int i = 0; i < C::kO; ++i) {
-            const int r = (i >> 1) & 1;
-            o[i] = o[i] * a_own[r] + red[i * 128 + lt] * a_other[r];
+            for (int r = 0; r < 2; ++r) {
+                const float m1 = rec[(C::kO + r) * 128 + lt];
+                const float l1 = rec[(C::kO + 2 + r) * 128 + lt];
+                const float m = fmaxf(row_max[r], m1);
+                a_own[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m) * c);
+                a_other[r] = m1 == -INFINITY ? 0.f : fast_exp2((m1 - m) * c);
+                row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
+                row_max[r] = m;
+            }
+#pragma unroll
+            for (int i = 0; i < C::kO; ++i) {
+                const int r = (i >> 1) & 1;
+                o[i] = o[i] * a_own[r] + rec[i * 128 + lt] * a_other[r];
+            }
         }
     }
 
