@@ -1,13 +1,13 @@
 // fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
-// wgmma on sm_90a).  Shipped version v11 (v1 lives on as variants/fa_tc_v1.cu; history and
+// wgmma on sm_90a).  Shipped version v12 (v1 lives on as variants/fa_tc_v1.cu; history and
 // numbers in NOTES.md).  Six entries, all ABI attention_fwd_v1; fa_tc.toml says which runs:
 //   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below;
 //                                   v11 changes the softmax at D = 128);
 //   fa_tc_fwd_d64_small_grid        [[launch_rule]] small_grid: D = 64, small grids (v6);
 //   fa_tc_fwd_d64_wgmma             [[launch_rule]] wgmma: D = 64, sm_90a cubins only;
 //   fa_tc_fwd_d128_wgmma            [[launch_rule]] wgmma_d128: D = 128, sm_90a cubins only;
-//   fa_tc_fwd_d64_wgmma_n128        [[launch_rule]] wgmma_n128: D = 64, 64..198 default CTAs,
-//                                   sm_90a cubins only (v11).
+//   fa_tc_fwd_d64_wgmma_ks2         [[launch_rule]] wgmma_ks2: D = 64, 64..198 default CTAs,
+//                                   sm_90a cubins only (v12).
 // The four launch rules are at the end of this file.
 //
 // The default launch: one entry per head dim (fa_tc.toml, [entry_by_head_dim]):
@@ -61,10 +61,13 @@ FA_TCV_ENTRY_NS(fa_tc_fwd_d64_small_grid, 64, 2, 2, 2, 3)
 //          name                  D    BN  NS lazy  pipe   min CTAs/SM
 FA_WG_ENTRY(fa_tc_fwd_d64_wgmma,  64,  64, 3, true, false, 4)
 FA_WG_ENTRY(fa_tc_fwd_d128_wgmma, 128, 64, 3, true, true,  2)
-// v11: [[launch_rule]] wgmma_n128, D = 64 grids of 64..198 default CTAs on sm_90a (about one
-// CTA per SM: canon_3, canon_2): 128-key tiles, 3 stages, P V(t) in flight under S(t+1),
-// 106496 B, 2 CTAs/SM (the prototype's fa_wg_n128p_fwd_d64).
-FA_WG_ENTRY(fa_tc_fwd_d64_wgmma_n128, 64, 128, 3, true, true, 2)
+// v12: [[launch_rule]] wgmma_ks2, D = 64 grids of 64..198 default CTAs on sm_90a (about one
+// CTA per SM: canon_3, canon_2): two warpgroups (256 threads) on the same 64 query rows,
+// each computing every other 128-key tile, merged through shared memory at the end; 2
+// stages of 2 x (K + V), eager rescale, 139264 B, 1 CTA/SM (the prototype's
+// fa_ks2n128e_fwd_d64).  It replaces v11's wgmma_n128 (one warpgroup, 128-key tiles).
+//             name                     D   BN   NS lazy   pipe   WG KS min CTAs/SM
+FA_WG_ENTRY_WG(fa_tc_fwd_d64_wgmma_ks2, 64, 128, 2, false, false, 1, 2, 1)
 
 static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
@@ -72,4 +75,4 @@ static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes <= 99 * 1024, "sm_89: 99 KiB
 static_assert(fa_tcv::Cfg<64, 2, 2, 2>::kSmemBytes == 69632, "fa_tc.toml: small_grid smem");
 static_assert(FA_WG_SMEM_BYTES(64, 64, 3) == 57344, "fa_tc.toml: wgmma smem");
 static_assert(FA_WG_SMEM_BYTES(128, 64, 3) == 114688, "fa_tc.toml: wgmma_d128 smem");
-static_assert(FA_WG_SMEM_BYTES(64, 128, 3) == 106496, "fa_tc.toml: wgmma_n128 smem");
+static_assert(FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2) == 139264, "fa_tc.toml: wgmma_ks2 smem");
