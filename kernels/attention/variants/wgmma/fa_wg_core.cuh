@@ -297,7 +297,8 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
 // t-1 came after every S(t-1) and PV(t-1) was waited for).  One cp.async group per step
 // (possibly empty), one __syncthreads at the end of each step, after cp.async.wait_group
 // NS-2 (step t+1 landed) and the proxy fence.
-template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE, int WG = 1, int KS = 1>
+template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE, int WG = 1, int KS = 1,
+          bool EARLY = false>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
@@ -358,10 +359,14 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         }
     };
 
-    // ---- prologue: group {Q, step 0}, group {step 1}, ..., group {step L-1} ----
+    // ---- prologue: group {Q, step 0}, group {step 1}, ..., group {step kPro-1} ----
+    // EARLY: also step L (the load of loop step 0, whose stage is still free), so that all
+    // NS stages are in flight before the first wait.
+    static_assert(!EARLY || !PIPE, "EARLY: the plain schedule only");
+    constexpr int kPro = EARLY ? NS : L;
     load_rows<64, D, 128 * KS>(sQw, Qh, m0 + 64 * rg, S, WG == 1 ? tid : tid % (128 * KS));
 #pragma unroll
-    for (int ps = 0; ps < L; ++ps) {
+    for (int ps = 0; ps < kPro; ++ps) {
         if (ps < n_steps) load_step(sStages + ps * kStepBytes, ps);
         cp_async_commit();
     }
@@ -399,13 +404,15 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     };
 
     if constexpr (!PIPE) {
-        cp_async_wait<L - 1>();  // Q and step 0 (this thread's copies)
-        fence_proxy_async();     // generic-proxy writes -> visible to the async proxy
-        __syncthreads();         // everyone's
+        cp_async_wait<kPro - 1>();  // Q and step 0 (this thread's copies)
+        fence_proxy_async();        // generic-proxy writes -> visible to the async proxy
+        __syncthreads();            // everyone's
 
         for (int t = 0; t < n_steps; ++t) {
-            if (t + L < n_steps) load_step(sStages + ((t + L) % NS) * kStepBytes, t + L);
-            cp_async_commit();  // possibly empty: keeps the wait count exact
+            if (!EARLY || t > 0) {  // EARLY: step 0's load went out in the prologue
+                if (t + L < n_steps) load_step(sStages + ((t + L) % NS) * kStepBytes, t + L);
+                cp_async_commit();  // possibly empty: keeps the wait count exact
+            }
             if (mine(t)) {
                 wg_fence();
                 gemm_qk<D, BN>(s, desc_q, desc_k_of(t));
@@ -734,18 +741,16 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
 #endif  // FA_WG_HAVE_WGMMA
 
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_)                                    \
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_)                            \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, PIPE_, WG_, KS_>(Q, K, V, O, H, S,             \
-                                                               softmax_scale, causal,        \
-                                                               fa_wg_smem);                  \
+        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, PIPE_, WG_, KS_, EARLY_>(                      \
+            Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);                            \
     } else {                                                                                 \
-        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, PIPE_, WG_, KS_>(Q, K, V, O, H, S,            \
-                                                                softmax_scale, causal,       \
-                                                                fa_wg_smem);                 \
+        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, PIPE_, WG_, KS_, EARLY_>(                     \
+            Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);                            \
     }
 #else
-#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_) \
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_) \
     (void)Q; (void)K; (void)V; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; \
     (void)fa_wg_smem; __trap();
 #endif
@@ -754,15 +759,18 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
 //               SM for __launch_bounds__); 128 threads, FA_WG_SMEM_BYTES(D, BN, NS) bytes.
 //   FA_WG_ENTRY_WG(..., row groups WG, key parts KS, min CTAs per SM): 128 WG KS threads,
 //               block_m 64 WG, FA_WG_SMEM_BYTES_WG(D, BN, NS, WG, KS) bytes.
-#define FA_WG_ENTRY_WG(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, MINB_)                    \
+//   FA_WG_ENTRY_X(..., row groups WG, key parts KS, early prologue, min CTAs per SM).
+#define FA_WG_ENTRY_X(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_, MINB_)             \
     extern "C" __global__ void __launch_bounds__(128 * (WG_) * (KS_), MINB_)                 \
     NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
          int D, float softmax_scale, int causal) {                                           \
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
-        FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_)                                     \
+        FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_)                             \
     }
+#define FA_WG_ENTRY_WG(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, MINB_) \
+    FA_WG_ENTRY_X(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, false, MINB_)
 #define FA_WG_ENTRY(NAME, D_, BN_, NS_, LAZY_, PIPE_, MINB_) \
     FA_WG_ENTRY_WG(NAME, D_, BN_, NS_, LAZY_, PIPE_, 1, 1, MINB_)
 
@@ -784,7 +792,7 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
                                                                 fa_wg_smem);                 \
     }
 #else
-#define FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_) FA_WG_BODY(D_, 64, NS_, LAZY_, false, 1, 1)
+#define FA_WS_BODY(D_, NS_, LAZY_, WGS_, ITEMS_, PW_) FA_WG_BODY(D_, 64, NS_, LAZY_, false, 1, 1, false)
 #endif
 #define FA_WS_ENTRY(NAME, D_, NS_, LAZY_, WGS_, ITEMS_, PW_, MINB_)                          \
     extern "C" __global__ void __launch_bounds__(128 * (WGS_) + 32 * (PW_), MINB_)           \
