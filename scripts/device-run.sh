@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again agreement ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -167,6 +167,15 @@ for stage in "${stages[@]}"; do
       timed bench.canon_3.again bench --config configs/canon_3.toml --out artifacts-again
       grep -E "│ *(fa_tc|fa_s512_v3) +│" logs/bench.canon_3.log logs/bench.canon_3.again.log >> "$summary"
       tar czf "$OUT/again.tgz" artifacts-again 2>/dev/null
+      ;;
+    againsmall)
+      # Two more benches of canon_3 and canon_2 (the one-CTA-per-SM shapes, whose cold ratio
+      # sits near issue 10's 1.25x) after the `bench` stage's: run-to-run spread.
+      for r in 1 2; do
+        for n in 3 2; do timed "bench.canon_$n.again$r" bench --config "configs/canon_$n.toml" --out "artifacts-again$r"; done
+      done
+      grep -hE "^bench canon_" logs/bench.canon_[23].again[12].log >> "$summary"
+      tar czf "$OUT/again.tgz" artifacts-again1 artifacts-again2 2>/dev/null
       ;;
     agreement)
       # The bench's cold p50 against Nsight Compute's duration (ncu flushes and invalidates
