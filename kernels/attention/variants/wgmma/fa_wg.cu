@@ -101,14 +101,12 @@ FA_WG_ENTRY_WG(fa_ks4_fwd_d64,        64,  64,  3, true,  false, 1, 4, 1)
 FA_WG_ENTRY_WG(fa_ks4e_fwd_d64,       64,  64,  3, false, false, 1, 4, 1)
 FA_WG_ENTRY_WG(fa_ks4pe_fwd_d64,      64,  64,  3, false, true,  1, 4, 1)
 FA_WG_ENTRY_WG(fa_ks4n2e_fwd_d64,     64,  64,  2, false, false, 1, 4, 1)
-// EARLY prologue (FA_WG_ENTRY_X): every stage's load in flight before the first wait.
-//            name                   D    BN   NS lazy   pipe   WG KS early MINB
-FA_WG_ENTRY_X(fa_ks2n128ex_fwd_d64,  64,  128, 2, false, false, 1, 2, true, 1)
-FA_WG_ENTRY_X(fa_ks2n128e3_fwd_d64,  64,  128, 3, false, false, 1, 2, false, 1)
-FA_WG_ENTRY_X(fa_ks2ex_fwd_d64,      64,  64,  3, false, false, 1, 2, true, 1)
-FA_WG_ENTRY_X(fa_wgx_fwd_d64,        64,  64,  3, true,  false, 1, 1, true, 4)
-FA_WG_ENTRY_X(fa_wg_ns2x_fwd_d64,    64,  64,  2, true,  false, 1, 1, true, 5)
-FA_WG_ENTRY_X(fa_wg_d128x_fwd_d128,  128, 64,  3, true,  false, 1, 1, true, 2)
+// Key parts with their own loads and barriers (FA_WG_ENTRY_X, OWN).
+//            name                   D    BN   NS lazy   pipe   WG KS own   MINB
+FA_WG_ENTRY_X(fa_ks2n128eo_fwd_d64,  64,  128, 2, false, false, 1, 2, true, 1)
+FA_WG_ENTRY_X(fa_ks2n128e3o_fwd_d64, 64,  128, 3, false, false, 1, 2, true, 1)
+FA_WG_ENTRY_X(fa_ks2eo_fwd_d64,      64,  64,  3, false, false, 1, 2, true, 1)
+FA_WG_ENTRY_X(fa_ks4eo_fwd_d64,      64,  64,  3, false, false, 1, 4, true, 1)
 // Warp-specialised (fwd_ws, v11 experiment; NOTES.md): producer warps issue every load,
 // consumer warpgroups wait on mbarriers (no __syncthreads per tile); a CTA works through
 // ITEMS row blocks of one head (block_m = 64 WGS ITEMS), its producers loading the next

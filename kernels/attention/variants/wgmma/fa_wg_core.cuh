@@ -65,6 +65,9 @@ static_assert(Cfg<128, 64, 3>::kSmemBytes == FA_WG_SMEM_BYTES(128, 64, 3), "smem
 __device__ __forceinline__ u32 swz(int r, int c) {
     return static_cast<u32>(r * 128 + ((c ^ (r & 7)) << 4));
 }
+__device__ __forceinline__ void named_bar_sync(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(threads) : "memory");
+}
 __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
@@ -298,7 +301,7 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
 // (possibly empty), one __syncthreads at the end of each step, after cp.async.wait_group
 // NS-2 (step t+1 landed) and the proxy fence.
 template <int D, int BN, int NS, bool POS, bool LAZY, bool PIPE, int WG = 1, int KS = 1,
-          bool EARLY = false>
+          bool OWN = false>
 __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* __restrict__ K,
                                     const __half* __restrict__ V, __half* __restrict__ O,
                                     int H, int S, float softmax_scale, int causal,
@@ -359,15 +362,29 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         }
     };
 
-    // ---- prologue: group {Q, step 0}, group {step 1}, ..., group {step kPro-1} ----
-    // EARLY: also step L (the load of loop step 0, whose stage is still free), so that all
-    // NS stages are in flight before the first wait.
-    static_assert(!EARLY || !PIPE, "EARLY: the plain schedule only");
-    constexpr int kPro = EARLY ? NS : L;
+    // OWN (key parts, plain schedule): each warpgroup loads only its own tile of a step and
+    // meets only its own warpgroup at the per-step barrier (named barrier 1 + kp), so the
+    // parts run decoupled until the merge; the ring halves are private to their part.
+    static_assert(!OWN || (KS > 1 && WG == 1 && !PIPE), "OWN: key parts, plain schedule");
+    auto load_own = [&](u32 st, int t) {
+        const int row0 = (KS * t + kp) * BN;
+        u32 sp = st + kp * C::kStageBytes;
+        load_rows<BN, D>(sp, Kh, row0, S, tid & 127);
+        load_rows<BN, D>(sp + C::kKvBytes, Vh, row0, S, tid & 127);
+    };
+    auto load_any = [&](u32 st, int t) {
+        if constexpr (OWN) {
+            load_own(st, t);
+        } else {
+            load_step(st, t);
+        }
+    };
+
+    // ---- prologue: group {Q, step 0}, group {step 1}, ..., group {step L-1} ----
     load_rows<64, D, 128 * KS>(sQw, Qh, m0 + 64 * rg, S, WG == 1 ? tid : tid % (128 * KS));
 #pragma unroll
-    for (int ps = 0; ps < kPro; ++ps) {
-        if (ps < n_steps) load_step(sStages + ps * kStepBytes, ps);
+    for (int ps = 0; ps < L; ++ps) {
+        if (ps < n_steps) load_any(sStages + ps * kStepBytes, ps);
         cp_async_commit();
     }
 
@@ -404,15 +421,13 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     };
 
     if constexpr (!PIPE) {
-        cp_async_wait<kPro - 1>();  // Q and step 0 (this thread's copies)
-        fence_proxy_async();        // generic-proxy writes -> visible to the async proxy
-        __syncthreads();            // everyone's
+        cp_async_wait<L - 1>();  // Q and step 0 (this thread's copies)
+        fence_proxy_async();     // generic-proxy writes -> visible to the async proxy
+        __syncthreads();         // everyone's (Q is shared by every part)
 
         for (int t = 0; t < n_steps; ++t) {
-            if (!EARLY || t > 0) {  // EARLY: step 0's load went out in the prologue
-                if (t + L < n_steps) load_step(sStages + ((t + L) % NS) * kStepBytes, t + L);
-                cp_async_commit();  // possibly empty: keeps the wait count exact
-            }
+            if (t + L < n_steps) load_any(sStages + ((t + L) % NS) * kStepBytes, t + L);
+            cp_async_commit();  // possibly empty: keeps the wait count exact
             if (mine(t)) {
                 wg_fence();
                 gemm_qk<D, BN>(s, desc_q, desc_k_of(t));
@@ -430,7 +445,11 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
             }
             cp_async_wait<L - 1>();  // step t+1 landed (this thread's copies)
             fence_proxy_async();
-            __syncthreads();  // everyone's; nobody reads stage t any more
+            if constexpr (OWN) {
+                named_bar_sync(1 + kp, 128);  // the part's; nobody of it reads stage t any more
+            } else {
+                __syncthreads();  // everyone's; nobody reads stage t any more
+            }
         }
     } else {
         // PIPE: PV(t) stays in flight across the barrier and S(t+1) is issued right behind
@@ -741,16 +760,16 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
 #endif  // FA_WG_HAVE_WGMMA
 
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_)                            \
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, OWN_)                              \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, PIPE_, WG_, KS_, EARLY_>(                      \
+        fa_wg::fwd<D_, BN_, NS_, true, LAZY_, PIPE_, WG_, KS_, OWN_>(                        \
             Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);                            \
     } else {                                                                                 \
-        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, PIPE_, WG_, KS_, EARLY_>(                     \
+        fa_wg::fwd<D_, BN_, NS_, false, LAZY_, PIPE_, WG_, KS_, OWN_>(                       \
             Q, K, V, O, H, S, softmax_scale, causal, fa_wg_smem);                            \
     }
 #else
-#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_) \
+#define FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, OWN_) \
     (void)Q; (void)K; (void)V; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; \
     (void)fa_wg_smem; __trap();
 #endif
@@ -759,15 +778,16 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
 //               SM for __launch_bounds__); 128 threads, FA_WG_SMEM_BYTES(D, BN, NS) bytes.
 //   FA_WG_ENTRY_WG(..., row groups WG, key parts KS, min CTAs per SM): 128 WG KS threads,
 //               block_m 64 WG, FA_WG_SMEM_BYTES_WG(D, BN, NS, WG, KS) bytes.
-//   FA_WG_ENTRY_X(..., row groups WG, key parts KS, early prologue, min CTAs per SM).
-#define FA_WG_ENTRY_X(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_, MINB_)             \
+//   FA_WG_ENTRY_X(..., row groups WG, key parts KS, own loads and barriers per part, min
+//               CTAs per SM).
+#define FA_WG_ENTRY_X(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, OWN_, MINB_)               \
     extern "C" __global__ void __launch_bounds__(128 * (WG_) * (KS_), MINB_)                 \
     NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
          int D, float softmax_scale, int causal) {                                           \
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
-        FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, EARLY_)                             \
+        FA_WG_BODY(D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, OWN_)                               \
     }
 #define FA_WG_ENTRY_WG(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, MINB_) \
     FA_WG_ENTRY_X(NAME, D_, BN_, NS_, LAZY_, PIPE_, WG_, KS_, false, MINB_)

@@ -115,11 +115,10 @@ static const Kernel kKernels[] = {
     {"fa_ks4e", fa_ks4e_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 4), 512, 64, 64},
     {"fa_ks4pe", fa_ks4pe_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 4), 512, 64, 64},
     {"fa_ks4n2e", fa_ks4n2e_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 2, 1, 4), 512, 64, 64},
-    {"fa_ks2n128ex", fa_ks2n128ex_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 256, 64, 64},
-    {"fa_ks2n128e3", fa_ks2n128e3_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 3, 1, 2), 256, 64, 64},
-    {"fa_ks2ex", fa_ks2ex_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 2), 256, 64, 64},
-    {"fa_wgx", fa_wgx_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 3), 128, 64, 64},
-    {"fa_wg_ns2x", fa_wg_ns2x_fwd_d64, FA_WG_SMEM_BYTES(64, 64, 2), 128, 64, 64},
+    {"fa_ks2n128eo", fa_ks2n128eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 256, 64, 64},
+    {"fa_ks2n128e3o", fa_ks2n128e3o_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 3, 1, 2), 256, 64, 64},
+    {"fa_ks2eo", fa_ks2eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 2), 256, 64, 64},
+    {"fa_ks4eo", fa_ks4eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 4), 512, 64, 64},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -134,7 +133,6 @@ static const Kernel kKernels[] = {
     {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
-    {"fa_wg_d128x", fa_wg_d128x_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_ws2i2p2_d128", fa_ws2i2p2_fwd_d128, FA_WS_SMEM_BYTES(128, 2, 2), 320, 256, 128},
 #ifdef FA_TC_OLD_CORE
     {"fa_tc_old_d128", fa_tc_old_fwd_d128, 81920, 128, 64, 128},
