@@ -63,11 +63,12 @@ FA_WG_ENTRY(fa_tc_fwd_d64_wgmma,  64,  64, 3, true, false, 4)
 FA_WG_ENTRY(fa_tc_fwd_d128_wgmma, 128, 64, 3, true, true,  2)
 // v12: [[launch_rule]] wgmma_ks2, D = 64 grids of 64..198 default CTAs on sm_90a (about one
 // CTA per SM: canon_3, canon_2): two warpgroups (256 threads) on the same 64 query rows,
-// each computing every other 128-key tile, merged through shared memory at the end; 2
-// stages of 2 x (K + V), eager rescale, 139264 B, 1 CTA/SM (the prototype's
-// fa_ks2n128e_fwd_d64).  It replaces v11's wgmma_n128 (one warpgroup, 128-key tiles).
-//             name                     D   BN   NS lazy   pipe   WG KS min CTAs/SM
-FA_WG_ENTRY_WG(fa_tc_fwd_d64_wgmma_ks2, 64, 128, 2, false, false, 1, 2, 1)
+// each computing every other 128-key tile, loading its own tiles and meeting only its own
+// named barrier until the merge through shared memory at the end; 2 stages of 2 x (K + V),
+// eager rescale, 139264 B, 1 CTA/SM (the prototype's fa_ks2n128eo_fwd_d64).  It replaces
+// v11's wgmma_n128 (one warpgroup, 128-key tiles).
+//            name                     D   BN   NS lazy   pipe   WG KS own   min CTAs/SM
+FA_WG_ENTRY_X(fa_tc_fwd_d64_wgmma_ks2, 64, 128, 2, false, false, 1, 2, true, 1)
 
 static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
