@@ -101,7 +101,7 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
         .expect("valid JUnit");
     let rows = v["inspections"].as_array().unwrap().len();
     // fa_s512_v3, fa_tc (default launch), fa_tc's small_grid launch, attention_ref on every
-    // arch, and fa_tc's wgmma and wgmma_n128 launches on sm_90a alone (their rules name
+    // arch, and fa_tc's wgmma and wgmma_ks2 launches on sm_90a alone (their rules name
     // that arch).
     assert_eq!(rows, 4 * ARCHS.len() + 2);
     let wg: Vec<&Value> = v["inspections"]
