@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -97,6 +97,15 @@ for stage in "${stages[@]}"; do
       STEP_LIMIT=180 timed profile.fa_tc_default.canon_4 ncu --clock-control none "${sections[@]}" -k regex:fa_tc \
         oracle --config configs/canon_4.toml --kernel kernels/attention/fa_tc.toml --single-launch --launch default
       ncu_lines < logs/profile.fa_tc_default.canon_4.log > logs/p.tmp && mv logs/p.tmp logs/profile.fa_tc_default.canon_4.log
+      ;;
+    sol)
+      # Speed-of-light builds of the wgmma harness (kernels/attention/variants/wgmma/README.md):
+      # fa_wg_sol1 (no K / V loads after the prologue), fa_wg_sol2 (no softmax); timings only.
+      for n in 1 2; do
+        [ -x ".device/wgmma/fa_wg_sol$n" ] || { note "sol: .device/wgmma/fa_wg_sol$n missing"; continue; }
+        STEP_LIMIT=200 timed "wgmma-sol$n" ".device/wgmma/fa_wg_sol$n"
+        grep -hE "^(CHECKS|TIME) " "logs/wgmma-sol$n.log" >> "$summary"
+      done
       ;;
     wsprofile)
       # The warp-specialised wgmma prototype (fa_ws2i1p2_fwd_d64: two producer warps, one row

@@ -25,6 +25,14 @@
 #define FA_WG_SMEM_BYTES_WG(D, BN, NS, WG, KS) \
     ((64 * (WG) * (D) + (NS) * (KS) * 2 * (BN) * (D)) * 2)
 
+// Speed-of-light builds of the prototype harness only (-DFA_WG_SOL=N; their results are
+// wrong by design and their checks are skipped): 1 = no K / V loads after the prologue's
+// (every later tile reads stale shared memory: the time the loads cost), 2 = no softmax
+// (P = the raw scores: the time the softmax costs). The tools never define it.
+#ifndef FA_WG_SOL
+#define FA_WG_SOL 0
+#endif
+
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
 
@@ -412,6 +420,10 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     // The softmax of this warpgroup's key tile of step t (scores in s), O rescaled where the
     // max moved, P packed as the A fragments of the P V wgmmas.
     auto softmax_pack = [&](int t, u32 (&pf)[BN / 16][4]) {
+        if constexpr (FA_WG_SOL == 2) {
+            pack_p<BN>(s, pf);
+            return;
+        }
         float alpha[2];
         if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2,
                                         (KS * t + kp) * BN, q_row0, w_row0, S, causal)) {
@@ -426,7 +438,9 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         __syncthreads();         // everyone's (Q is shared by every part)
 
         for (int t = 0; t < n_steps; ++t) {
-            if (t + L < n_steps) load_any(sStages + ((t + L) % NS) * kStepBytes, t + L);
+            if (FA_WG_SOL != 1 && t + L < n_steps) {
+                load_any(sStages + ((t + L) % NS) * kStepBytes, t + L);
+            }
             cp_async_commit();  // possibly empty: keeps the wait count exact
             if (mine(t)) {
                 wg_fence();

@@ -435,8 +435,15 @@ int main() {
     };
     bool all_ok = true;
     unsigned seed = 4321;
+#if FA_WG_SOL
+    // A speed-of-light build (fa_wg_core.cuh): wrong results by design, timings only.
+    (void)checks;
+    (void)seed;
+    printf("CHECKS SKIPPED (speed-of-light build FA_WG_SOL=%d)\n", FA_WG_SOL);
+#else
     for (const Case& c : checks) all_ok &= check_case(c, seed++);
     printf("CHECKS %s\n", all_ok ? "ALL PASS" : "SOME FAILED");
+#endif
     fflush(stdout);
 
     const size_t flush_bytes = (size_t)256 << 20;
