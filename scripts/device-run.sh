@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -97,6 +97,18 @@ for stage in "${stages[@]}"; do
       STEP_LIMIT=180 timed profile.fa_tc_default.canon_4 ncu --clock-control none "${sections[@]}" -k regex:fa_tc \
         oracle --config configs/canon_4.toml --kernel kernels/attention/fa_tc.toml --single-launch --launch default
       ncu_lines < logs/profile.fa_tc_default.canon_4.log > logs/p.tmp && mv logs/p.tmp logs/profile.fa_tc_default.canon_4.log
+      ;;
+    tma)
+      # The TMA prototype (ABI attention_fwd_tma_v1) through the real tools, next to fa_tc:
+      # oracle and bench of kernels/attention/variants/wgmma/tma_canon_{6,4}.toml into
+      # artifacts-tma/ (not evidence: the configs are not in configs/).
+      for n in 6 4; do
+        c=kernels/attention/variants/wgmma/tma_canon_$n.toml
+        timed "tma.oracle.canon_$n" oracle --config "$c" --out artifacts-tma
+        timed "tma.bench.canon_$n" bench --config "$c" --out artifacts-tma
+        grep -hE "^(oracle|bench) tma_canon_" "logs/tma.oracle.canon_$n.log" "logs/tma.bench.canon_$n.log" >> "$summary"
+      done
+      tar czf "$OUT/tma.tgz" artifacts-tma 2>/dev/null
       ;;
     sol)
       # Speed-of-light builds of the wgmma harness (kernels/attention/variants/wgmma/README.md):

@@ -13,6 +13,12 @@ pub enum Abi {
     /// `(Q, K, V, O, B, H, S, D, softmax_scale, causal)`, [B,H,S,D] fp16; see kernels/README.md.
     #[serde(rename = "attention_fwd_v1")]
     AttentionFwdV1,
+    /// `(Q, tensor map of K, tensor map of V, O, B, H, S, D, softmax_scale, causal)`: v1 with
+    /// K and V as `__grid_constant__ CUtensorMap` arguments that the runtime encodes (3-D
+    /// {D, S, B*H} fp16, box {64, 64, 1}, 128-byte swizzle, zero fill), for kernels that
+    /// load them with TMA; sm_90 and newer, head dims multiples of 64; see kernels/README.md.
+    #[serde(rename = "attention_fwd_tma_v1")]
+    AttentionFwdTmaV1,
 }
 
 /// Element types.
@@ -375,6 +381,29 @@ impl KernelManifest {
                     "{head_dims:?}: need at least one head dim, each a multiple of 8 in 8..=256"
                 ),
             ));
+        }
+        if raw.abi == Abi::AttentionFwdTmaV1 {
+            if raw.min_arch.number() < 90 {
+                return Err(ConfigError::invalid(
+                    path,
+                    text,
+                    None,
+                    "min_arch",
+                    format!(
+                        "ABI attention_fwd_tma_v1 needs the Tensor Memory Accelerator: min_arch must be sm_90 or newer, not {}",
+                        raw.min_arch
+                    ),
+                ));
+            }
+            if let Some(d) = head_dims.iter().find(|&&d| d % 64 != 0) {
+                return Err(err(
+                    raw.head_dims.span(),
+                    "head_dims",
+                    format!(
+                        "head dim {d}: ABI attention_fwd_tma_v1 loads whole 64-column boxes, so every head dim must be a multiple of 64"
+                    ),
+                ));
+            }
         }
         // A per-head-dim table's key: one of this kernel's head dims.
         let head_dim_key = |span: std::ops::Range<usize>, key: &str, k: &str| {

@@ -44,6 +44,8 @@ fn rows() -> Vec<Row> {
         Row { what: "missing kernel manifest", config: c("[\"k.toml\"]", "[\"nope.toml\"]"), manifest: good_m.clone(), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["nope.toml", "does not exist"] },
         Row { what: "head dim the kernel lacks", config: c("head_dim = 64", "head_dim = 96"), manifest: good_m.clone(), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["supports head dims [64, 128]", "D=96"] },
         Row { what: "length not a multiple", config: c("seq_len = 512", "seq_len = 500"), manifest: m("seq_multiple = 1", "seq_multiple = 64"), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["multiple of 64", "S=500"] },
+        Row { what: "tma ABI below sm_90", config: good_c.clone(), manifest: m("abi = \"attention_fwd_v1\"", "abi = \"attention_fwd_tma_v1\""), file: "k.toml", line: None, key: "min_arch", words: &["attention_fwd_tma_v1", "sm_90 or newer", "sm_80"] },
+        Row { what: "tma ABI head dim not a multiple of 64", config: good_c.clone(), manifest: m("abi = \"attention_fwd_v1\"", "abi = \"attention_fwd_tma_v1\"").replace("min_arch = \"sm_80\"", "min_arch = \"sm_90\"").replace("head_dims = [64, 128]", "head_dims = [64, 96]"), file: "k.toml", line: Some(7), key: "head_dims", words: &["head dim 96", "multiple of 64"] },
         Row { what: "arch older than the kernel", config: good_c.clone(), manifest: m("min_arch = \"sm_80\"", "min_arch = \"sm_90\""), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["needs sm_90", "sm_80"] },
         Row { what: "not an arch", config: c("\"sm_80\", \"sm_90\"", "\"sm_61\""), manifest: good_m.clone(), file: "c.toml", line: Some(13), key: "kernels.archs[0]", words: &["sm_61", "older than sm_70"] },
         Row { what: "32-bit index overflow", config: c("batch = 2", "batch = 70000"), manifest: good_m.clone(), file: "c.toml", line: Some(3), key: "problem", words: &["overflows", "32-bit"] },
@@ -287,4 +289,24 @@ fn canon_configs_of_the_repository_load() {
         assert_eq!(cfg.name, format!("canon_{n}"));
         assert!(!cfg.kernels.under_test.is_empty());
     }
+}
+
+#[test]
+fn a_tma_manifest_on_sm_90_loads() {
+    let manifest = edit(
+        GOOD_MANIFEST,
+        "abi = \"attention_fwd_v1\"",
+        "abi = \"attention_fwd_tma_v1\"",
+    )
+    .replace("min_arch = \"sm_80\"", "min_arch = \"sm_90\"");
+    let config = edit(
+        GOOD_CONFIG,
+        "archs = [\"sm_80\", \"sm_90\"]",
+        "archs = [\"sm_90\"]",
+    );
+    let c = load(&config, &manifest).expect("a tma manifest with min_arch sm_90 loads");
+    assert_eq!(
+        c.kernels.under_test[0].abi,
+        cudadent_config::Abi::AttentionFwdTmaV1
+    );
 }

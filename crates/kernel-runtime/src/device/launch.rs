@@ -1,12 +1,13 @@
 //! Loading cubins and launching kernels: the only `unsafe` code in the workspace.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use cudadent_config::{Arch, KernelManifest, Launch, Problem};
+use cudadent_config::{Abi, Arch, KernelManifest, Launch, Problem};
 use cudarc::driver::sys::CUfunction_attribute_enum;
 use cudarc::driver::{CudaFunction, CudaModule, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
 
+use super::tensor_map::{encode_kv_map, kv_map_geometry, KvMapGeometry, TensorMapArg};
 use super::Gpu;
 use crate::RuntimeError;
 
@@ -40,6 +41,19 @@ pub struct LoadedKernel {
     pub arch: Arch,
     /// sha256 of the loaded cubin.
     pub cubin_sha256: String,
+    /// ABI attention_fwd_tma_v1: the K / V tensor maps last encoded, reused while the
+    /// buffers and the shape stay the same (timing loops launch without re-encoding).
+    tma_maps: Arc<Mutex<Option<TmaMaps>>>,
+}
+
+/// K and V tensor maps of one pair of buffers and one shape.
+#[derive(Clone, Copy)]
+struct TmaMaps {
+    k: u64,
+    v: u64,
+    geometry: KvMapGeometry,
+    map_k: TensorMapArg,
+    map_v: TensorMapArg,
 }
 
 impl LoadedKernel {
@@ -92,7 +106,46 @@ impl LoadedKernel {
             manifest: manifest.clone(),
             arch,
             cubin_sha256,
+            tma_maps: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// The K and V tensor maps of ABI attention_fwd_tma_v1 for `args` at `problem`'s shape,
+    /// from the cache when the buffers and shape are the ones last encoded.
+    fn tma_maps(
+        &self,
+        problem: &Problem,
+        args: &AttentionArgs,
+        config: &str,
+    ) -> Result<(TensorMapArg, TensorMapArg), RuntimeError> {
+        let geometry = kv_map_geometry(problem);
+        let mut cache = self
+            .tma_maps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(m) = cache
+            .as_ref()
+            .filter(|m| m.k == args.k && m.v == args.v && m.geometry == geometry)
+        {
+            return Ok((m.map_k, m.map_v));
+        }
+        let encode = |address: u64, which: &str| {
+            encode_kv_map(address, problem).map_err(|detail| RuntimeError::KernelFailed {
+                kernel: self.manifest.name.clone(),
+                config: config.to_string(),
+                op: format!("encode the tensor map of {which} (ABI attention_fwd_tma_v1)"),
+                detail,
+            })
+        };
+        let maps = TmaMaps {
+            k: args.k,
+            v: args.v,
+            geometry,
+            map_k: encode(args.k, "K")?,
+            map_v: encode(args.v, "V")?,
+        };
+        *cache = Some(maps);
+        Ok((maps.map_k, maps.map_v))
     }
 
     /// The same kernel, launched as `launch` (a launch name of its manifest) for every
@@ -185,11 +238,17 @@ impl LoadedKernel {
                 op: format!("find entry `{}`", chosen.entry),
                 detail: "not loaded".into(),
             })?;
+        let maps = match self.manifest.abi {
+            Abi::AttentionFwdV1 => None,
+            Abi::AttentionFwdTmaV1 => Some(self.tma_maps(problem, args, config)?),
+        };
         let mut launch = stream.launch_builder(func);
+        launch.arg(&args.q);
+        match &maps {
+            None => launch.arg(&args.k).arg(&args.v),
+            Some((map_k, map_v)) => launch.arg(map_k).arg(map_v),
+        };
         launch
-            .arg(&args.q)
-            .arg(&args.k)
-            .arg(&args.v)
             .arg(&args.o)
             .arg(&b)
             .arg(&h)
@@ -198,8 +257,10 @@ impl LoadedKernel {
             .arg(&args.scale)
             .arg(&causal);
         // SAFETY:
-        // 1. The argument list matches ABI attention_fwd_v1 exactly: four 8-byte device
-        //    addresses, four `int`, one `float`, one `int`; the manifest declares that ABI.
+        // 1. The argument list matches the manifest's ABI exactly: attention_fwd_v1, four
+        //    8-byte device addresses, four `int`, one `float`, one `int`; or
+        //    attention_fwd_tma_v1, the same with K and V replaced by two 128-byte tensor maps
+        //    encoded for those buffers at this problem's shape (`maps` outlives the call).
         // 2. Each address points at a live allocation of at least B*H*S*D fp16 elements
         //    (the caller's `DeviceBuffer`s outlive the stream synchronisation that follows).
         // 3. Grid, block and dynamic shared memory come from the validated manifest's

@@ -7,6 +7,7 @@
 
 pub mod blas;
 mod launch;
+pub mod tensor_map;
 pub mod timing;
 
 use std::sync::Arc;

@@ -202,7 +202,8 @@ static CUtensorMap tensor_map(const __half* base, const Case& c, int bn) {
     Entry e{base, c.B, c.H, c.S, c.D, bn, {}};
     const cuuint64_t dims[3] = {(cuuint64_t)c.D, (cuuint64_t)c.S, (cuuint64_t)c.B * c.H};
     const cuuint64_t strides[2] = {(cuuint64_t)c.D * 2, (cuuint64_t)c.S * c.D * 2};
-    const cuuint32_t box[3] = {64, (cuuint32_t)bn, 1};
+    const cuuint32_t box[3] = {64, 64, 1};  // ABI attention_fwd_tma_v1
+    (void)bn;
     const cuuint32_t estr[3] = {1, 1, 1};
     const CUresult r = encode(&e.map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3,
                               const_cast<__half*>(base), dims, strides, box, estr,

@@ -12,8 +12,9 @@
 // descriptors read); everyone waits on that mbarrier's phase (tile i / NS) before the tile's
 // wgmmas.  The per-tile __syncthreads stays: it is what tells tid 0 that every warp has
 // waited for its wgmmas on the stage it refills next (the empty side of the ring).
-// Tensor maps: 3-D {D, S, B * H} fp16, strides {2 D, 2 S D} bytes; rows past S of a head
-// are outside the map and arrive as zeros (their scores are masked anyway).
+// Tensor maps (ABI attention_fwd_tma_v1, kernels/README.md): 3-D {D, S, B * H} fp16, strides
+// {2 D, 2 S D} bytes, box {64, 64, 1}, 128-byte swizzle; rows past S of a head are outside
+// the map and arrive as zeros (their scores are masked anyway).
 // Waits are bounded: a wait that never completes traps instead of hanging the harness.
 #pragma once
 #include <cuda.h>  // CUtensorMap
@@ -98,15 +99,21 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
     cp_async_commit();
     __syncthreads();  // the barriers are initialised before anyone waits on them
 
-    // Tile i into stage i % NS (tid 0 only): one bulk copy per swizzle atom of K and of V.
+    // Tile i into stage i % NS (tid 0 only): one bulk copy per box (64 columns = one swizzle
+    // atom, 64 rows) of K and of V.
+    static_assert(BN % 64 == 0, "tiles of whole 64-row boxes");
     auto issue = [&](int i) {
         const u32 st = sStages + (i % NS) * C::kStageBytes;
         const u32 bar = sBar + 8 * (i % NS);
         mbar_expect_tx(bar, C::kStageBytes);
 #pragma unroll
         for (int a = 0; a < C::kAtoms; ++a) {
-            tma_load_3d(st + a * (BN * 128), tmK, bar, 64 * a, i * BN, bh);
-            tma_load_3d(st + C::kKvBytes + a * (BN * 128), tmV, bar, 64 * a, i * BN, bh);
+#pragma unroll
+            for (int r = 0; r < BN / 64; ++r) {
+                const u32 off = a * (BN * 128) + r * (64 * 128);
+                tma_load_3d(st + off, tmK, bar, 64 * a, i * BN + 64 * r, bh);
+                tma_load_3d(st + C::kKvBytes + off, tmV, bar, 64 * a, i * BN + 64 * r, bh);
+            }
         }
     };
     if (tid == 0) {
