@@ -7,8 +7,9 @@
 //! - [`build`] turns a kernel manifest into a cubin and PTX per arch with `-lineinfo`,
 //!   keeps the `-Xptxas -v` report, and caches by a hash of every input.
 //! - [`device`] probes for the driver before touching cudarc (which panics without one),
-//!   describes the GPU, and launches kernels of ABI `attention_fwd_v1` with every launch
-//!   checked. All `unsafe` of the workspace lives in its `launch` module.
+//!   describes the GPU, and launches kernels of ABI `attention_fwd_v1` or
+//!   `attention_fwd_tma_v1` (the tensor maps of K and V encoded here) with every launch
+//!   checked. All `unsafe` of the workspace lives in its `device` module.
 //!
 //! What the numbers mean is the gates' business: the oracle, the inspector and the bench
 //! only ask this crate for cubins and launches.

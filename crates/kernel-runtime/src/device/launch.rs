@@ -1,4 +1,4 @@
-//! Loading cubins and launching kernels: the only `unsafe` code in the workspace.
+//! Loading cubins and launching kernels (like all of the workspace's `unsafe`, in `device`).
 
 use std::sync::{Arc, Mutex};
 
