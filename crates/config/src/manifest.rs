@@ -21,6 +21,19 @@ pub enum Abi {
     AttentionFwdTmaV1,
 }
 
+impl Abi {
+    /// Every ABI, with the name manifests use for it.
+    pub const ALL: [(Abi, &'static str); 2] = [
+        (Abi::AttentionFwdV1, "attention_fwd_v1"),
+        (Abi::AttentionFwdTmaV1, "attention_fwd_tma_v1"),
+    ];
+
+    /// The ABI a manifest calls `name`.
+    pub fn from_name(name: &str) -> Option<Abi> {
+        Abi::ALL.iter().find(|(_, n)| *n == name).map(|(a, _)| *a)
+    }
+}
+
 /// Element types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -116,6 +129,8 @@ struct RawLaunchRule {
     threads: Spanned<u32>,
     #[serde(default)]
     dynamic_shared_bytes: Option<Spanned<u32>>,
+    #[serde(default)]
+    abi: Option<Spanned<String>>,
 }
 
 /// The name of the launch a manifest describes at its top level (`entry`,
@@ -148,10 +163,12 @@ pub struct LaunchRule {
     pub threads: u32,
     /// Dynamic shared memory, bytes.
     pub dynamic_shared_bytes: u32,
+    /// The entry's calling convention: the rule's `abi`, else the manifest's.
+    pub abi: Abi,
 }
 
-/// One way to launch a kernel: which entry, with which geometry. Every launch of a
-/// manifest follows the manifest's ABI.
+/// One way to launch a kernel: which entry, with which geometry. A launch follows the
+/// manifest's ABI unless its rule names another ([`KernelManifest::abi_of`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Launch {
     /// [`DEFAULT_LAUNCH`] or a `[[launch_rule]]`'s name.
@@ -526,7 +543,58 @@ impl KernelManifest {
                     "names no arch (leave it out for every arch)".into(),
                 ));
             }
+            let abi = match r.abi.as_ref() {
+                None => raw.abi,
+                Some(a) => Abi::from_name(a.get_ref()).ok_or_else(|| {
+                    let known: Vec<&str> = Abi::ALL.iter().map(|(_, n)| *n).collect();
+                    err(
+                        a.span(),
+                        &key("abi"),
+                        format!(
+                            "`{}` is not an ABI cudadent knows ({})",
+                            a.get_ref(),
+                            known.join(", ")
+                        ),
+                    )
+                })?,
+            };
+            if abi == Abi::AttentionFwdTmaV1 {
+                let span = r
+                    .abi
+                    .as_ref()
+                    .map(Spanned::span)
+                    .unwrap_or_else(|| spanned.span());
+                if head_dim % 64 != 0 {
+                    return Err(err(
+                        span,
+                        &key("abi"),
+                        format!(
+                            "ABI attention_fwd_tma_v1 loads whole 64-column boxes: head_dim {head_dim} is not a multiple of 64"
+                        ),
+                    ));
+                }
+                let archs = r
+                    .archs
+                    .as_ref()
+                    .map(|a| a.get_ref().as_slice())
+                    .unwrap_or(&[]);
+                let old = if archs.is_empty() {
+                    (raw.min_arch.number() < 90).then_some(raw.min_arch)
+                } else {
+                    archs.iter().copied().find(|a| a.number() < 90)
+                };
+                if let Some(a) = old {
+                    return Err(err(
+                        span,
+                        &key("abi"),
+                        format!(
+                            "ABI attention_fwd_tma_v1 needs the Tensor Memory Accelerator (sm_90 or newer), but this rule can run on {a}: name its archs (`archs = [\"sm_90a\"]`)"
+                        ),
+                    ));
+                }
+            }
             launch_rules.push(LaunchRule {
+                abi,
                 name: name.clone(),
                 head_dim,
                 min_default_grid: r.min_default_grid.as_ref().map(|g| *g.get_ref()),
@@ -642,6 +710,18 @@ impl KernelManifest {
                 .map(LaunchRule::launch),
         );
         v
+    }
+
+    /// The calling convention of `launch` (one of this manifest's): its rule's ABI, else the
+    /// manifest's.
+    pub fn abi_of(&self, launch: &Launch) -> Abi {
+        if launch.is_default() {
+            return self.abi;
+        }
+        self.launch_rules
+            .iter()
+            .find(|r| r.name == launch.name)
+            .map_or(self.abi, |r| r.abi)
     }
 
     /// The launch called `name` at head dim `d` in a cubin for `arch`, if there is one.

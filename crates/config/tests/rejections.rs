@@ -46,6 +46,8 @@ fn rows() -> Vec<Row> {
         Row { what: "length not a multiple", config: c("seq_len = 512", "seq_len = 500"), manifest: m("seq_multiple = 1", "seq_multiple = 64"), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["multiple of 64", "S=500"] },
         Row { what: "tma ABI below sm_90", config: good_c.clone(), manifest: m("abi = \"attention_fwd_v1\"", "abi = \"attention_fwd_tma_v1\""), file: "k.toml", line: None, key: "min_arch", words: &["attention_fwd_tma_v1", "sm_90 or newer", "sm_80"] },
         Row { what: "tma ABI head dim not a multiple of 64", config: good_c.clone(), manifest: m("abi = \"attention_fwd_v1\"", "abi = \"attention_fwd_tma_v1\"").replace("min_arch = \"sm_80\"", "min_arch = \"sm_90\"").replace("head_dims = [64, 128]", "head_dims = [64, 96]"), file: "k.toml", line: Some(7), key: "head_dims", words: &["head dim 96", "multiple of 64"] },
+        Row { what: "tma launch rule that can run below sm_90", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"tma\"\nhead_dim = 64\nentry = \"k_tma\"\nblock_m = 64\nthreads = 128\nabi = \"attention_fwd_tma_v1\"\n"), file: "k.toml", line: Some(22), key: "launch_rule[0].abi", words: &["attention_fwd_tma_v1", "sm_80", "archs"] },
+        Row { what: "launch rule with an unknown abi", config: good_c.clone(), manifest: format!("{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"tma\"\nhead_dim = 64\nentry = \"k_tma\"\nblock_m = 64\nthreads = 128\nabi = \"attention_fwd_v9\"\n"), file: "k.toml", line: Some(22), key: "launch_rule[0].abi", words: &["attention_fwd_v9", "attention_fwd_tma_v1"] },
         Row { what: "arch older than the kernel", config: good_c.clone(), manifest: m("min_arch = \"sm_80\"", "min_arch = \"sm_90\""), file: "c.toml", line: Some(12), key: "kernels.under_test[0]", words: &["needs sm_90", "sm_80"] },
         Row { what: "not an arch", config: c("\"sm_80\", \"sm_90\"", "\"sm_61\""), manifest: good_m.clone(), file: "c.toml", line: Some(13), key: "kernels.archs[0]", words: &["sm_61", "older than sm_70"] },
         Row { what: "32-bit index overflow", config: c("batch = 2", "batch = 70000"), manifest: good_m.clone(), file: "c.toml", line: Some(3), key: "problem", words: &["overflows", "32-bit"] },
@@ -308,5 +310,32 @@ fn a_tma_manifest_on_sm_90_loads() {
     assert_eq!(
         c.kernels.under_test[0].abi,
         cudadent_config::Abi::AttentionFwdTmaV1
+    );
+}
+
+#[test]
+fn a_tma_launch_rule_takes_its_own_abi() {
+    let manifest = format!(
+        "{GOOD_MANIFEST}\n[[launch_rule]]\nname = \"tma\"\nhead_dim = 64\narchs = [\"sm_90a\"]\nentry = \"k_tma\"\nblock_m = 64\nthreads = 128\nabi = \"attention_fwd_tma_v1\"\n"
+    );
+    let config = edit(
+        GOOD_CONFIG,
+        "archs = [\"sm_80\", \"sm_90\"]",
+        "archs = [\"sm_80\", \"sm_90a\"]",
+    );
+    let c = load(&config, &manifest).expect("a tma rule restricted to sm_90a loads");
+    let m = &c.kernels.under_test[0];
+    let sm90a: cudadent_config::Arch = "sm_90a".parse().expect("arch");
+    let launches = m.launches_at(64, sm90a);
+    let abis: Vec<_> = launches
+        .iter()
+        .map(|l| (l.name.as_str(), m.abi_of(l)))
+        .collect();
+    assert_eq!(
+        abis,
+        vec![
+            ("default", cudadent_config::Abi::AttentionFwdV1),
+            ("tma", cudadent_config::Abi::AttentionFwdTmaV1)
+        ]
     );
 }

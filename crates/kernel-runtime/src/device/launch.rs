@@ -238,7 +238,7 @@ impl LoadedKernel {
                 op: format!("find entry `{}`", chosen.entry),
                 detail: "not loaded".into(),
             })?;
-        let maps = match self.manifest.abi {
+        let maps = match self.manifest.abi_of(&chosen) {
             Abi::AttentionFwdV1 => None,
             Abi::AttentionFwdTmaV1 => Some(self.tma_maps(problem, args, config)?),
         };
@@ -257,7 +257,7 @@ impl LoadedKernel {
             .arg(&args.scale)
             .arg(&causal);
         // SAFETY:
-        // 1. The argument list matches the manifest's ABI exactly: attention_fwd_v1, four
+        // 1. The argument list matches the launch's ABI exactly: attention_fwd_v1, four
         //    8-byte device addresses, four `int`, one `float`, one `int`; or
         //    attention_fwd_tma_v1, the same with K and V replaced by two 128-byte tensor maps
         //    encoded for those buffers at this problem's shape (`maps` outlives the call).
