@@ -300,7 +300,8 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
 //   so each runs 1 / KS of the serial chain of a key loop (grids of about one CTA per SM,
 //   where nothing else on the SM hides that chain).
 // Every warpgroup reads every K / V tile it needs from one shared ring, which all threads
-// load together.
+// load together (OWN, key parts only: each part loads its own tiles and meets only its own
+// warpgroup at the per-step barrier until the merge).
 //
 // Ring: iteration ("step") t covers key tiles KS t .. KS t + KS - 1, held in stage t % NS
 // (KS K / V tile pairs).  Loads run L = NS-1 steps ahead: at the top of step t, step t+L
