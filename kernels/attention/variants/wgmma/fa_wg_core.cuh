@@ -293,6 +293,50 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
     }
 }
 
+// The softmax of one key tile (scores in s, first key n0): O rescaled where the max moved,
+// P packed as the A fragments of the P V wgmmas (FA_WG_SOL 2: P = the raw scores).
+template <int D, int BN, bool POS, bool LAZY>
+__device__ __forceinline__ void softmax_pack(float (&s)[BN / 2], float (&o)[D / 2],
+                                             float (&row_max)[2], float (&row_sum)[2],
+                                             u32 (&pf)[BN / 16][4], float scale_log2, int n0,
+                                             int q_row0, int w_row0, int S, int causal) {
+    if constexpr (FA_WG_SOL != 2) {
+        float alpha[2];
+        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, n0, q_row0,
+                                        w_row0, S, causal)) {
+            rescale<D>(o, alpha);
+        }
+    }
+    pack_p<BN>(s, pf);
+}
+
+// One key tile of the plain schedule: S = Q K^T, the softmax, O += P V, each wgmma waited
+// for before the next step (the bodies fwd, fwd_ws and fa_wg_tma.cuh's fwd_tma share it).
+// kv_tile(): the stage's K tile (BN x D, SW128 atoms), its V tile right behind it; called
+// where each wgmma is issued, as the bodies did before they shared this (ptxas schedules
+// the shipped entries to the same SASS that way).
+template <int D, int BN, bool POS, bool LAZY, class KvTile>
+__device__ __forceinline__ void plain_tile(float (&s)[BN / 2], float (&o)[D / 2],
+                                           float (&row_max)[2], float (&row_sum)[2],
+                                           float scale_log2, u64 desc_q, KvTile kv_tile, int n0,
+                                           int q_row0, int w_row0, int S, int causal) {
+    wg_fence();
+    gemm_qk<D, BN>(s, desc_q, make_desc_sw128(kv_tile(), 16, 1024));
+    wg_commit();
+    wg_wait<0>();
+    fence_regs(s);
+    u32 pf[BN / 16][4];
+    softmax_pack<D, BN, POS, LAZY>(s, o, row_max, row_sum, pf, scale_log2, n0, q_row0, w_row0,
+                                   S, causal);
+    wg_fence();
+    // V: MN-major SW128: SBO 1024 B (next 8 keys), LBO BN x 128 B (next 64-wide atom of d).
+    gemm_pv<D, BN>(o, pf, make_desc_sw128(kv_tile() + BN * D * 2, BN * 128, 1024));
+    wg_commit();
+    wg_wait<0>();
+    fence_regs(o);
+    fence_regs(pf);
+}
+
 // The forward pass of one CTA: 64 WG query rows of one head, 128 WG KS threads.
 //   WG row groups: the warpgroups of row group g own rows 64g.. and read its own Q tile;
 //   KS key parts: the KS warpgroups of a row group split the key tiles (part p computes
@@ -418,20 +462,6 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     auto desc_v_of = [&](int t) -> u64 {
         return make_desc_sw128(tile_of(t) + C::kKvBytes, BN * 128, 1024);
     };
-    // The softmax of this warpgroup's key tile of step t (scores in s), O rescaled where the
-    // max moved, P packed as the A fragments of the P V wgmmas.
-    auto softmax_pack = [&](int t, u32 (&pf)[BN / 16][4]) {
-        if constexpr (FA_WG_SOL == 2) {
-            pack_p<BN>(s, pf);
-            return;
-        }
-        float alpha[2];
-        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2,
-                                        (KS * t + kp) * BN, q_row0, w_row0, S, causal)) {
-            rescale<D>(o, alpha);
-        }
-        pack_p<BN>(s, pf);
-    };
 
     if constexpr (!PIPE) {
         cp_async_wait<L - 1>();  // Q and step 0 (this thread's copies)
@@ -444,19 +474,9 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
             }
             cp_async_commit();  // possibly empty: keeps the wait count exact
             if (mine(t)) {
-                wg_fence();
-                gemm_qk<D, BN>(s, desc_q, desc_k_of(t));
-                wg_commit();
-                wg_wait<0>();
-                fence_regs(s);
-                u32 pf[BN / 16][4];
-                softmax_pack(t, pf);
-                wg_fence();
-                gemm_pv<D, BN>(o, pf, desc_v_of(t));
-                wg_commit();
-                wg_wait<0>();
-                fence_regs(o);
-                fence_regs(pf);
+                plain_tile<D, BN, POS, LAZY>(
+                    s, o, row_max, row_sum, scale_log2, desc_q, [&] { return tile_of(t); },
+                    (KS * t + kp) * BN, q_row0, w_row0, S, causal);
             }
             cp_async_wait<L - 1>();  // step t+1 landed (this thread's copies)
             fence_proxy_async();
@@ -482,7 +502,8 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         fence_regs(s);
         for (int t = 0; t < n_steps; ++t) {
             u32 pf[BN / 16][4];
-            softmax_pack(t, pf);
+            softmax_pack<D, BN, POS, LAZY>(s, o, row_max, row_sum, pf, scale_log2,
+                                           (KS * t + kp) * BN, q_row0, w_row0, S, causal);
             wg_fence();
             gemm_pv<D, BN>(o, pf, desc_v_of(t));
             wg_commit();
@@ -734,24 +755,9 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
             // Warpgroup-uniform: a causal tile whose first key lies past this warpgroup's
             // last row contributes nothing (its stage is still released).
             if (!(causal && t * BN > wg_row0 + 63)) {
-                wg_fence();
-                gemm_qk<D, BN>(s, desc_q, make_desc_sw128(st, 16, 1024));
-                wg_commit();
-                wg_wait<0>();
-                fence_regs(s);
-                u32 pf[BN / 16][4];
-                float alpha[2];
-                if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN,
-                                                q_row0, w_row0, S, causal)) {
-                    rescale<D>(o, alpha);
-                }
-                pack_p<BN>(s, pf);
-                wg_fence();
-                gemm_pv<D, BN>(o, pf, make_desc_sw128(st + C::kKvBytes, BN * 128, 1024));
-                wg_commit();
-                wg_wait<0>();
-                fence_regs(o);
-                fence_regs(pf);
+                plain_tile<D, BN, POS, LAZY>(s, o, row_max, row_sum, scale_log2, desc_q,
+                                             [st] { return st; }, t * BN, q_row0, w_row0, S,
+                                             causal);
             }
             __syncwarp();
             if (lane == 0) {

@@ -87,7 +87,7 @@ struct Kernel {
     int threads;
     int block_m;
     int d;  // head dim the entry computes (the cases of another D skip it)
-    int tma_bn = 0;  // > 0: a TMA entry (fa_wg_tma.cuh) with tiles of this many keys
+    bool tma = false;  // a TMA entry (fa_wg_tma.cuh): K and V as tensor maps
 };
 typedef void (*fa_tma_entry_t)(const __half*, CUtensorMap, CUtensorMap, __half*, int, int, int,
                                int, float, int);
@@ -132,9 +132,9 @@ static const Kernel kKernels[] = {
     {"fa_ks2n128e3o", fa_ks2n128e3o_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 3, 1, 2), 256, 64, 64},
     {"fa_ks2eo", fa_ks2eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 2), 256, 64, 64},
     {"fa_ks4eo", fa_ks4eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 4), 512, 64, 64},
-    {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, 64},
-    {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, 64},
-    {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, 64},
+    {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
+    {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
+    {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -149,8 +149,8 @@ static const Kernel kKernels[] = {
     {"fa_tc_sg", fa_tc_fwd_d64_small_grid, 69632, 128, 32, 64},
     {"fa_wg_d128", fa_wg_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
     {"fa_wg_d128_pipe", fa_wg_pipe_fwd_d128, FA_WG_SMEM_BYTES(128, 64, 3), 128, 64, 128},
-    {"fa_tma_d128", (fa_entry_t)fa_tma_d128_fwd_d128, FA_WG_TMA_SMEM_BYTES(128, 64, 3), 128, 64, 128, 64},
-    {"fa_tma_d128_ns2", (fa_entry_t)fa_tma_d128_ns2_fwd_d128, FA_WG_TMA_SMEM_BYTES(128, 64, 2), 128, 64, 128, 64},
+    {"fa_tma_d128", (fa_entry_t)fa_tma_d128_fwd_d128, FA_WG_TMA_SMEM_BYTES(128, 64, 3), 128, 64, 128, true},
+    {"fa_tma_d128_ns2", (fa_entry_t)fa_tma_d128_ns2_fwd_d128, FA_WG_TMA_SMEM_BYTES(128, 64, 2), 128, 64, 128, true},
     {"fa_ws2i2p2_d128", fa_ws2i2p2_fwd_d128, FA_WS_SMEM_BYTES(128, 2, 2), 320, 256, 128},
 #ifdef FA_TC_OLD_CORE
     {"fa_tc_old_d128", fa_tc_old_fwd_d128, 81920, 128, 64, 128},
@@ -173,19 +173,19 @@ static std::string shape_str(const Case& c) {
     return buf;
 }
 
-// A 3-D tensor map {D, S, B * H} over one of K / V (fp16, 128-byte swizzle, box 64 x bn x 1),
-// cached for the last (pointer, shape, bn) asked for, so that timing loops launch without
-// host-side encoding in between.
-static CUtensorMap tensor_map(const __half* base, const Case& c, int bn) {
+// The tensor map ABI attention_fwd_tma_v1 gives a kernel of one of K / V: 3-D {D, S, B * H}
+// fp16, box 64 x 64 x 1, 128-byte swizzle; cached for the last two (pointer, shape) asked
+// for, so that timing loops launch without host-side encoding in between.
+static CUtensorMap tensor_map(const __half* base, const Case& c) {
     struct Entry {
         const __half* base;
-        int B, H, S, D, bn;
+        int B, H, S, D;
         CUtensorMap map;
     };
     static Entry cache[2] = {};
     static int next = 0;
     for (const Entry& e : cache) {
-        if (e.base == base && e.B == c.B && e.H == c.H && e.S == c.S && e.D == c.D && e.bn == bn)
+        if (e.base == base && e.B == c.B && e.H == c.H && e.S == c.S && e.D == c.D)
             return e.map;
     }
     static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
@@ -199,11 +199,10 @@ static CUtensorMap tensor_map(const __half* base, const Case& c, int bn) {
             exit(2);
         }
     }
-    Entry e{base, c.B, c.H, c.S, c.D, bn, {}};
+    Entry e{base, c.B, c.H, c.S, c.D, {}};
     const cuuint64_t dims[3] = {(cuuint64_t)c.D, (cuuint64_t)c.S, (cuuint64_t)c.B * c.H};
     const cuuint64_t strides[2] = {(cuuint64_t)c.D * 2, (cuuint64_t)c.S * c.D * 2};
-    const cuuint32_t box[3] = {64, 64, 1};  // ABI attention_fwd_tma_v1
-    (void)bn;
+    const cuuint32_t box[3] = {64, 64, 1};
     const cuuint32_t estr[3] = {1, 1, 1};
     const CUresult r = encode(&e.map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3,
                               const_cast<__half*>(base), dims, strides, box, estr,
@@ -222,9 +221,9 @@ static CUtensorMap tensor_map(const __half* base, const Case& c, int bn) {
 static void launch(const Kernel& k, const Case& c, const __half* q, const __half* kk,
                    const __half* v, __half* o, cudaStream_t st = 0) {
     dim3 grid((c.S + k.block_m - 1) / k.block_m, c.H, c.B), block(k.threads, 1, 1);
-    if (k.tma_bn > 0) {
-        const CUtensorMap mk = tensor_map(kk, c, k.tma_bn);
-        const CUtensorMap mv = tensor_map(v, c, k.tma_bn);
+    if (k.tma) {
+        const CUtensorMap mk = tensor_map(kk, c);
+        const CUtensorMap mv = tensor_map(v, c);
         reinterpret_cast<fa_tma_entry_t>(k.fn)<<<grid, block, k.smem, st>>>(
             q, mk, mv, o, c.B, c.H, c.S, c.D, c.scale, c.causal);
         return;

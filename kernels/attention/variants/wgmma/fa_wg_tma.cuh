@@ -140,24 +140,8 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
         if (tid == 0 && t + L < n_tiles) issue(t + L);
         mbar_wait_bounded(sBar + 8 * (t % NS), (t / NS) & 1);
         const u32 st = sStages + (t % NS) * C::kStageBytes;
-        wg_fence();
-        gemm_qk<D, BN>(s, desc_q, make_desc_sw128(st, 16, 1024));
-        wg_commit();
-        wg_wait<0>();
-        fence_regs(s);
-        u32 pf[BN / 16][4];
-        float alpha[2];
-        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, t * BN, q_row0,
-                                        w_row0, S, causal)) {
-            rescale<D>(o, alpha);
-        }
-        pack_p<BN>(s, pf);
-        wg_fence();
-        gemm_pv<D, BN>(o, pf, make_desc_sw128(st + C::kKvBytes, BN * 128, 1024));
-        wg_commit();
-        wg_wait<0>();
-        fence_regs(o);
-        fence_regs(pf);
+        plain_tile<D, BN, POS, LAZY>(s, o, row_max, row_sum, scale_log2, desc_q,
+                                     [st] { return st; }, t * BN, q_row0, w_row0, S, causal);
         __syncthreads();  // nobody reads stage t any more
     }
     store_o<D>(o, row_sum, smem_raw, warp, Oh, w_row0, S);
