@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -110,6 +110,18 @@ for stage in "${stages[@]}"; do
       done
       tar czf "$OUT/tma.tgz" artifacts-tma 2>/dev/null
       ;;
+    tmasweep)
+      # The prebuilt wgmma harness restricted to the TMA entries (FA_WG_ONLY; persistent
+      # grids, occupancy): checks and the standard timings, then canon_6 over the batch sizes
+      # of FA_WG_SWEEP (the time per work unit against the grid's waves), then once more.
+      only=${FA_WG_ONLY:-fa_wg,fa_tma_ns2,fa_tma_o4,fa_tma_p5,fa_tma_p4,fa_tma_u4,fa_tma_u2}
+      sweep=${FA_WG_SWEEP:-12,13,14,15,16,17,18,19,20,21,24}
+      bin=.device/wgmma/fa_wg_selfcheck
+      STEP_LIMIT=300 timed wgmma-tma env FA_WG_ONLY="$only" "$bin"
+      STEP_LIMIT=300 timed wgmma-tma-sweep env FA_WG_ONLY="$only" FA_WG_SWEEP="$sweep" "$bin"
+      STEP_LIMIT=300 timed wgmma-tma-again env FA_WG_ONLY="$only" FA_WG_SWEEP=16 "$bin"
+      grep -hE "^(kernel|CHECKS|TIME) " logs/wgmma-tma*.log >> "$summary"
+      ;;
     sol)
       # Speed-of-light builds of the wgmma harness (kernels/attention/variants/wgmma/README.md):
       # fa_wg_sol1 (no K / V loads after the prologue), fa_wg_sol2 (no softmax); timings only.
@@ -133,6 +145,21 @@ for stage in "${stages[@]}"; do
           --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
       done
       for f in logs/wsprofile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+      ;;
+    tmaprofile)
+      # The TMA prototype's body (fa_tma_ns2_fwd_d64, 5 CTAs/SM) under Nsight Compute at its
+      # first launch in the selfcheck (canon_6), as wsprofile: stall reasons, issue and pipe
+      # figures, then per-SASS-instruction samples.
+      bin=.device/wgmma/fa_wg_selfcheck
+      m=(--metrics "regex:smsp__pcsamp_warps_issue_stalled_.*,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,lts__t_bytes.sum"
+        --section WarpStateStats --section SchedulerStats --section InstructionStats
+        --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis)
+      for k in ${PROFILE_KERNELS:-fa_tma_ns2_fwd_d64}; do
+        STEP_LIMIT=180 timed "tmaprofile.$k" env FA_WG_ONLY="${FA_WG_ONLY:-fa_tma_ns2}" ncu --clock-control none "${m[@]}" -k "regex:^$k\$" --launch-count 1 "$bin"
+        STEP_LIMIT=180 timed "tmaprofile.source.$k" env FA_WG_ONLY="${FA_WG_ONLY:-fa_tma_ns2}" ncu --clock-control none --section SourceCounters \
+          --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
+      done
+      for f in logs/tmaprofile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
       ;;
     sanitizer4)
       # The D = 128 launches (canon_4: the mma.sync default and, on sm_90a, wgmma_d128): every
