@@ -114,7 +114,7 @@ for stage in "${stages[@]}"; do
       # The prebuilt wgmma harness restricted to the TMA entries (FA_WG_ONLY; persistent
       # grids, occupancy): checks and the standard timings, then canon_6 over the batch sizes
       # of FA_WG_SWEEP (the time per work unit against the grid's waves), then once more.
-      only=${FA_WG_ONLY:-fa_wg,fa_tma_ns2,fa_tma_o4,fa_tma_p5,fa_tma_p4,fa_tma_u4,fa_tma_u2}
+      only=${FA_WG_ONLY:-fa_wg,fa_tma_ns2}
       sweep=${FA_WG_SWEEP:-12,13,14,15,16,17,18,19,20,21,24}
       bin=.device/wgmma/fa_wg_selfcheck
       STEP_LIMIT=300 timed wgmma-tma env FA_WG_ONLY="$only" "$bin"

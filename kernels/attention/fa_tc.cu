@@ -1,13 +1,16 @@
 // fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
-// wgmma on sm_90a).  Shipped version v12 (v1 lives on as variants/fa_tc_v1.cu; history and
-// numbers in NOTES.md).  Six entries, all ABI attention_fwd_v1; fa_tc.toml says which runs:
+// wgmma and TMA on sm_90a).  Shipped version v13 (v1 lives on as variants/fa_tc_v1.cu; history and
+// numbers in NOTES.md).  Six entries; fa_tc.toml says which runs:
 //   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below;
 //                                   v11 changes the softmax at D = 128);
 //   fa_tc_fwd_d64_small_grid        [[launch_rule]] small_grid: D = 64, small grids (v6);
-//   fa_tc_fwd_d64_wgmma             [[launch_rule]] wgmma: D = 64, sm_90a cubins only;
+//   fa_tc_fwd_d64_wgmma_tma         [[launch_rule]] wgmma_tma: D = 64, 199 or more default
+//                                   CTAs, sm_90a cubins only, ABI attention_fwd_tma_v1 (K and
+//                                   V as tensor maps; v13);
 //   fa_tc_fwd_d128_wgmma            [[launch_rule]] wgmma_d128: D = 128, sm_90a cubins only;
 //   fa_tc_fwd_d64_wgmma_ks2         [[launch_rule]] wgmma_ks2: D = 64, 64..198 default CTAs,
 //                                   sm_90a cubins only (v12).
+// All take ABI attention_fwd_v1 but fa_tc_fwd_d64_wgmma_tma (kernels/README.md, "ABIs").
 // The four launch rules are at the end of this file.
 //
 // The default launch: one entry per head dim (fa_tc.toml, [entry_by_head_dim]):
@@ -34,6 +37,7 @@
 // 2 at D = 128.
 #include "variants/fa_tc_core.cuh"
 #include "variants/wgmma/fa_wg_core.cuh"
+#include "variants/wgmma/fa_wg_tma.cuh"
 
 //              name           D    RW SPLIT stages min CTAs/SM
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64, 64, 4, 1, 3, 3)
@@ -50,17 +54,22 @@ FA_TCV_ENTRY_FAST(fa_tc_fwd_d128, 128, 4, 1,    2,     2,          false)
 // is small (canon_3: 128 CTAs on 132 SMs); SASS identical to variants/fa_tc_v6.cu's entry.
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64_small_grid, 64, 2, 2, 2, 3)
 
-// The sm_90a launches (fa_tc.toml, [[launch_rule]] "wgmma" and "wgmma_d128"; NOTES.md, v10):
+// The sm_90a launch at D = 128 (fa_tc.toml, [[launch_rule]] "wgmma_d128"; NOTES.md, v10):
 // one warpgroup per 64 query rows, wgmma (HGMMA) for Q K^T and P V, 64-key tiles, a 3-stage
 // cp.async ring, 128 threads.  Body: variants/wgmma/fa_wg_core.cuh, the same template
-// arguments as the prototype's fa_wg_fwd_d64 / fa_wg_pipe_fwd_d128:
-//   D = 64 : 57344 B, 4 CTAs/SM, lazy rescale;
-//   D = 128: 114688 B, 2 CTAs/SM, lazy rescale, PV(t) in flight under the issue of S(t+1).
-// Compiled for any other arch they are stubs that trap: the manifest's rules name these
-// entries for sm_90a cubins only.
+// arguments as the prototype's fa_wg_pipe_fwd_d128: 114688 B, 2 CTAs/SM, lazy rescale, PV(t)
+// in flight under the issue of S(t+1).  Compiled for any other arch it is a stub that traps
+// (as are the other sm_90a entries): the manifest's rules name it for sm_90a cubins only.
 //          name                  D    BN  NS lazy  pipe   min CTAs/SM
-FA_WG_ENTRY(fa_tc_fwd_d64_wgmma,  64,  64, 3, true, false, 4)
 FA_WG_ENTRY(fa_tc_fwd_d128_wgmma, 128, 64, 3, true, true,  2)
+// v13: [[launch_rule]] wgmma_tma, D = 64 grids of 199 or more default CTAs on sm_90a (canon_6),
+// replacing v10's cp.async `wgmma` launch there: the same one-warpgroup body (plain schedule,
+// 64-key tiles, lazy rescale) with K and V brought in by the Tensor Memory Accelerator
+// (variants/wgmma/fa_wg_tma.cuh: one thread issues each tile's two bulk tensor copies into a
+// 2-stage mbarrier ring; Q by cp.async), 40976 B, 5 CTAs/SM.  ABI attention_fwd_tma_v1: the
+// runtime passes K and V as tensor maps (box 64 x 64, 128-byte swizzle) it encodes itself.
+//              name                     D   BN  NS lazy  min CTAs/SM
+FA_WG_TMA_ENTRY(fa_tc_fwd_d64_wgmma_tma, 64, 64, 2, true, 5)
 // v12: [[launch_rule]] wgmma_ks2, D = 64 grids of 64..198 default CTAs on sm_90a (about one
 // CTA per SM: canon_3, canon_2): two warpgroups (256 threads) on the same 64 query rows,
 // each computing every other 128-key tile, loading its own tiles and meeting only its own
@@ -74,6 +83,6 @@ static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 s
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes <= 99 * 1024, "sm_89: 99 KiB per block");
 static_assert(fa_tcv::Cfg<64, 2, 2, 2>::kSmemBytes == 69632, "fa_tc.toml: small_grid smem");
-static_assert(FA_WG_SMEM_BYTES(64, 64, 3) == 57344, "fa_tc.toml: wgmma smem");
 static_assert(FA_WG_SMEM_BYTES(128, 64, 3) == 114688, "fa_tc.toml: wgmma_d128 smem");
 static_assert(FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2) == 139264, "fa_tc.toml: wgmma_ks2 smem");
+static_assert(FA_WG_TMA_SMEM_BYTES(64, 64, 2) == 40976, "fa_tc.toml: wgmma_tma smem");

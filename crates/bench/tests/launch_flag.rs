@@ -54,7 +54,7 @@ fn a_launch_of_another_head_dim_is_bad_input() {
     let o = bench("configs/canon_6.toml", "wgmma_d128");
     assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(&o));
     assert!(
-        stderr(&o).contains("(it has: default, small_grid, wgmma_ks2, wgmma)"),
+        stderr(&o).contains("(it has: default, small_grid, wgmma_ks2, wgmma_tma)"),
         "{}",
         stderr(&o)
     );

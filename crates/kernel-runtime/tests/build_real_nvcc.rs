@@ -193,7 +193,7 @@ fn an_sm_90_gpu_runs_the_sm_90a_cubin_where_one_was_built() {
     };
     assert_eq!(
         d64("sm_90a"),
-        vec!["default", "wgmma_ks2", "small_grid", "wgmma"]
+        vec!["default", "wgmma_ks2", "small_grid", "wgmma_tma"]
     );
     assert_eq!(d64("sm_90"), vec!["default", "small_grid"]);
 }

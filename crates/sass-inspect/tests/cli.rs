@@ -101,24 +101,24 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
         .expect("valid JUnit");
     let rows = v["inspections"].as_array().unwrap().len();
     // fa_s512_v3, fa_tc (default launch), fa_tc's small_grid launch, attention_ref on every
-    // arch, and fa_tc's wgmma and wgmma_ks2 launches on sm_90a alone (their rules name
+    // arch, and fa_tc's wgmma_tma and wgmma_ks2 launches on sm_90a alone (their rules name
     // that arch).
     assert_eq!(rows, 4 * ARCHS.len() + 2);
     let wg: Vec<&Value> = v["inspections"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["launch"] == "wgmma")
+        .filter(|i| i["launch"] == "wgmma_tma")
         .collect();
     assert_eq!(wg.len(), 1, "{wg:?}");
     assert_eq!(
         (&wg[0]["arch"], &wg[0]["entry"]),
-        (&Value::from("sm_90a"), &Value::from("fa_tc_fwd_d64_wgmma"))
+        (&Value::from("sm_90a"), &Value::from("fa_tc_fwd_d64_wgmma_tma"))
     );
     let hgmma = wg[0]["census"].to_string();
     assert!(
         hgmma.contains("HGMMA"),
-        "the wgmma launch's SASS has HGMMA: {hgmma}"
+        "the wgmma_tma launch's SASS has HGMMA: {hgmma}"
     );
     assert!(wg[0]["tensor_core_f32_accumulate"].as_u64().unwrap() > 0);
     assert_eq!(wg[0]["spill_stores"], 0);

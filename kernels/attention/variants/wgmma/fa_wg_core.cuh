@@ -143,18 +143,6 @@ __device__ __forceinline__ u64 make_desc_sw128(u32 saddr, u32 lbo_bytes, u32 sbo
 
 // D(64xN,f32) (+)= A(64x16, smem K-major) * B(16xN, smem K-major); SCALE_D 0: D = A*B.
 template <int SCALE_D>
-__device__ __forceinline__ void wgmma_ss(float (&d)[16], u64 desc_a, u64 desc_b) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
-        ", %16, %17, p, 1, 1, 0, 0;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]),
-          "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]),
-          "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-        : "l"(desc_a), "l"(desc_b), "n"(SCALE_D));
-}
-template <int SCALE_D>
 __device__ __forceinline__ void wgmma_ss(float (&d)[32], u64 desc_a, u64 desc_b) {
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"

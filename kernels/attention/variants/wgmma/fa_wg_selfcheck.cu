@@ -46,19 +46,6 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
-// Persistent grids (the launch sizes the grid: Kernel::persist).
-FA_WG_TMA_ENTRY_P(fa_tma_p_fwd_d64, 64, 64, 2, true, 5)
-// The first tiles issued before Q is loaded (EARLY).
-FA_WG_TMA_ENTRY_R(fa_tma_r2_fwd_d64, 64, 64, 2, true, 5)
-// Empty mbarriers instead of the per-tile CTA barrier.
-FA_WG_TMA_ENTRY_E(fa_tma_e2_fwd_d64, 64, 64, 2, true, 5)
-FA_WG_TMA_ENTRY_E(fa_tma_e3_fwd_d64, 64, 64, 3, true, 4)
-// K and V in slots of their own, SUB-key steps (fwd_tma_kv).
-//                name                  slots SUB lazy MINB
-FA_WG_TMAKV_ENTRY(fa_tmakv3s64_fwd_d64, 3,    64, true, 5)
-FA_WG_TMAKV_ENTRY(fa_tmakv3s32_fwd_d64, 3,    32, true, 5)
-FA_WG_TMAKV_ENTRY(fa_tmakv3s32o6_fwd_d64, 3,  32, true, 6)
-FA_WG_TMAKV_ENTRY(fa_tmakv2s32o7_fwd_d64, 2,  32, true, 7)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -101,11 +88,7 @@ struct Kernel {
     int block_m;
     int d;  // head dim the entry computes (the cases of another D skip it)
     bool tma = false;  // a TMA entry (fa_wg_tma.cuh): K and V as tensor maps
-    // A persistent entry's grid (1-D): n > 0: n CTAs per SM; n < 0: -n work units per CTA;
-    // 0: the ABI's grid (ceil(S / block_m), H, B).
-    int persist = 0;
 };
-static int g_sm_count = 132;  // set in main
 
 // FA_WG_ONLY=a,b,...: check and time only the named kernels (every kernel when unset).
 static bool selected(const char* name) {
@@ -160,19 +143,6 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
-    {"fa_tma_r2", (fa_entry_t)fa_tma_r2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
-    {"fa_tma_e2", (fa_entry_t)fa_tma_e2_fwd_d64, FA_WG_TMA_SMEM_BYTES_E(64, 64, 2), 128, 64, 64, true},
-    {"fa_tma_e3", (fa_entry_t)fa_tma_e3_fwd_d64, FA_WG_TMA_SMEM_BYTES_E(64, 64, 3), 128, 64, 64, true},
-    {"fa_tmakv3s64", (fa_entry_t)fa_tmakv3s64_fwd_d64, FA_WG_TMAKV_SMEM_BYTES(3), 128, 64, 64, true},
-    {"fa_tmakv3s32", (fa_entry_t)fa_tmakv3s32_fwd_d64, FA_WG_TMAKV_SMEM_BYTES(3), 128, 64, 64, true},
-    {"fa_tmakv3s32o6", (fa_entry_t)fa_tmakv3s32o6_fwd_d64, FA_WG_TMAKV_SMEM_BYTES(3), 128, 64, 64, true},
-    {"fa_tmakv2s32o7", (fa_entry_t)fa_tmakv2s32o7_fwd_d64, FA_WG_TMAKV_SMEM_BYTES(2), 128, 64, 64, true},
-    // The same body as fa_tma_ns2 held to 4 CTAs/SM by 9 KiB of unused shared memory.
-    {"fa_tma_o4", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2) + 9216, 128, 64, 64, true},
-    {"fa_tma_p5", (fa_entry_t)fa_tma_p_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true, 5},
-    {"fa_tma_p4", (fa_entry_t)fa_tma_p_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true, 4},
-    {"fa_tma_u4", (fa_entry_t)fa_tma_p_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true, -4},
-    {"fa_tma_u2", (fa_entry_t)fa_tma_p_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true, -2},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -259,12 +229,6 @@ static CUtensorMap tensor_map(const __half* base, const Case& c) {
 static void launch(const Kernel& k, const Case& c, const __half* q, const __half* kk,
                    const __half* v, __half* o, cudaStream_t st = 0) {
     dim3 grid((c.S + k.block_m - 1) / k.block_m, c.H, c.B), block(k.threads, 1, 1);
-    if (k.persist != 0) {
-        const int units = grid.x * grid.y * grid.z;
-        const int ctas = k.persist > 0 ? g_sm_count * k.persist
-                                       : (units + (-k.persist) - 1) / (-k.persist);
-        grid = dim3(ctas < units ? ctas : units, 1, 1);
-    }
     if (k.tma) {
         const CUtensorMap mk = tensor_map(kk, c);
         const CUtensorMap mv = tensor_map(v, c);
@@ -506,7 +470,6 @@ int main() {
     cudaDeviceProp prop;
     CK(cudaGetDevice(&dev));
     CK(cudaGetDeviceProperties(&prop, dev));
-    g_sm_count = prop.multiProcessorCount;
     printf("device: %s (sm_%d%d), %d SMs, %zu B smem/SM, %zu B smem/block opt-in\n", prop.name,
            prop.major, prop.minor, prop.multiProcessorCount, prop.sharedMemPerMultiprocessor,
            prop.sharedMemPerBlockOptin);
