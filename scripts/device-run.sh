@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -145,6 +145,17 @@ for stage in "${stages[@]}"; do
           --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
       done
       for f in logs/wsprofile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+      ;;
+    hotn)
+      # canon_6 with 1 and 200 launches per hot sample (the configs take 20): whether fa_tc's
+      # hot-over-cold gap follows the graph's length (configs beside the TMA prototype; into
+      # artifacts-hot/, not evidence), with the standard canon_6 bench in between.
+      for c in hot_canon_6_n1 hot_canon_6_n200; do
+        timed "hotn.bench.$c" bench --config "kernels/attention/variants/wgmma/$c.toml" --out artifacts-hot
+      done
+      timed "hotn.bench.canon_6" bench --config configs/canon_6.toml --out artifacts-hot --no-cublas
+      grep -hE "fa_tc|sdpa_cudnn" logs/hotn.bench.*.log >> "$summary"
+      tar czf "$OUT/hot.tgz" artifacts-hot 2>/dev/null
       ;;
     tmaprofile)
       # The TMA prototype's body (fa_tma_ns2_fwd_d64, 5 CTAs/SM) under Nsight Compute at its

@@ -1,9 +1,10 @@
-// fa_wg_tma.cuh -- prototype: the wgmma body (fa_wg_core.cuh, plain schedule) with its K and
-// V tiles brought in by the Tensor Memory Accelerator instead of cp.async.  Not part of any
-// manifest: its entries take two tensor maps (CUtensorMap, built on the host with
-// cuTensorMapEncodeTiled) instead of the K and V pointers of ABI attention_fwd_v1, so only
-// the prototype harness (fa_wg_selfcheck.cu) runs them.  What it measures is the ceiling the
-// speed-of-light build put at ~10% at canon_6 (NOTES.md, "Speed of light").
+// fa_wg_tma.cuh -- the wgmma body (fa_wg_core.cuh, plain schedule) with its K and V tiles
+// brought in by the Tensor Memory Accelerator instead of cp.async.  Its entries take two
+// tensor maps (CUtensorMap, encoded by the host with cuTensorMapEncodeTiled) instead of the K
+// and V pointers: ABI attention_fwd_tma_v1 (kernels/README.md).  fa_tc ships it as the
+// wgmma_tma launch (fa_tc.cu, v13); the prototype harness (fa_wg_selfcheck.cu) and
+// fa_wg_tma.{cu,toml} run its other instances.  The speed-of-light build had put the
+// ceiling of faster loads at ~10% at canon_6 (NOTES.md, "Speed of light").
 //
 // Per CTA (64 query rows of one head, one warpgroup): Q by cp.async as before; key tile i
 // goes into stage i % NS by one thread (tid 0), which arms the stage's mbarrier with the
