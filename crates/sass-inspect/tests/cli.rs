@@ -113,7 +113,10 @@ fn canon_3_passes_with_tensor_cores_in_fa_tc_only() {
     assert_eq!(wg.len(), 1, "{wg:?}");
     assert_eq!(
         (&wg[0]["arch"], &wg[0]["entry"]),
-        (&Value::from("sm_90a"), &Value::from("fa_tc_fwd_d64_wgmma_tma"))
+        (
+            &Value::from("sm_90a"),
+            &Value::from("fa_tc_fwd_d64_wgmma_tma")
+        )
     );
     let hgmma = wg[0]["census"].to_string();
     assert!(
