@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn tmaprobe ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -145,6 +145,17 @@ for stage in "${stages[@]}"; do
           --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
       done
       for f in logs/wsprofile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+      ;;
+    tmaprobe)
+      # The racecheck probe on TMA / wgmma code (kernels/selftest/probes/tma_race.cu: fa_tc's
+      # wgmma_tma body with the stage barrier skipped in block 0): does racecheck report the
+      # missing barrier between the wgmmas' reads of a stage and its TMA refill; and does the
+      # oracle see wrong output from it.
+      c=kernels/selftest/probes/tma_race_canon_3.toml
+      timed tmaprobe.oracle oracle --config "$c" --out artifacts-probe
+      STEP_LIMIT=300 timed tmaprobe.racecheck compute-sanitizer --tool racecheck --racecheck-report all \
+        --racecheck-detect-level warn --print-limit 100 --error-exitcode 0 -- oracle --config "$c" --single-launch
+      grep -hE "RACECHECK SUMMARY|single launch done|^oracle " logs/tmaprobe.*.log >> "$summary"
       ;;
     hotn)
       # canon_6 with 1 and 200 launches per hot sample (the configs take 20): whether fa_tc's

@@ -58,7 +58,13 @@ __device__ __forceinline__ void tma_load_3d(u32 dst, const CUtensorMap* map, u32
         : "memory");
 }
 
-template <int D, int BN, int NS, bool POS, bool LAZY>
+// The barrier after each tile that frees its stage for the next refill; a planted-race probe
+// (kernels/selftest/probes/tma_race.cu) passes one that skips it.
+struct StageFreeBarrier {
+    __device__ __forceinline__ static void after_tile() { __syncthreads(); }
+};
+
+template <int D, int BN, int NS, bool POS, bool LAZY, class Barrier = StageFreeBarrier>
 __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUtensorMap* tmK,
                                         const CUtensorMap* tmV, __half* __restrict__ O,
                                         int H, int S, float softmax_scale, int causal,
@@ -143,7 +149,7 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
         const u32 st = sStages + (t % NS) * C::kStageBytes;
         plain_tile<D, BN, POS, LAZY>(s, o, row_max, row_sum, scale_log2, desc_q,
                                      [st] { return st; }, t * BN, q_row0, w_row0, S, causal);
-        __syncthreads();  // nobody reads stage t any more
+        Barrier::after_tile();  // nobody reads stage t any more
     }
     store_o<D>(o, row_sum, smem_raw, warp, Oh, w_row0, S);
 }
@@ -153,21 +159,23 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
 
 //   FA_WG_TMA_ENTRY(name, head dim, keys per tile, stages, lazy, min CTAs per SM):
 //   (Q, tensor map of K, tensor map of V, O, B, H, S, D, softmax_scale, causal); 128 threads,
-//   block_m 64, FA_WG_TMA_SMEM_BYTES(D, BN, NS) bytes.
+//   block_m 64, FA_WG_TMA_SMEM_BYTES(D, BN, NS) bytes.  FA_WG_TMA_ENTRY_B: the same with the
+//   stage barrier given (a type with a static after_tile(); planted-race probes only).
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_)                                                  \
+#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_, BARRIER_)                                        \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd_tma<D_, BN_, NS_, true, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,     \
-                                                  causal, fa_wg_smem);                       \
+        fa_wg::fwd_tma<D_, BN_, NS_, true, LAZY_, BARRIER_>(Q, &tmK, &tmV, O, H, S,           \
+                                                            softmax_scale, causal, fa_wg_smem); \
     } else {                                                                                 \
-        fa_wg::fwd_tma<D_, BN_, NS_, false, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,    \
-                                                   causal, fa_wg_smem);                      \
+        fa_wg::fwd_tma<D_, BN_, NS_, false, LAZY_, BARRIER_>(Q, &tmK, &tmV, O, H, S,          \
+                                                             softmax_scale, causal,          \
+                                                             fa_wg_smem);                    \
     }
 #else
-#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_) \
+#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_, BARRIER_) \
     (void)Q; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; __trap();
 #endif
-#define FA_WG_TMA_ENTRY(NAME, D_, BN_, NS_, LAZY_, MINB_)                                    \
+#define FA_WG_TMA_ENTRY_B(NAME, D_, BN_, NS_, LAZY_, MINB_, BARRIER_)                         \
     extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
     NAME(const __half* Q, const __grid_constant__ CUtensorMap tmK,                           \
          const __grid_constant__ CUtensorMap tmV, __half* O, int B, int H, int S, int D,     \
@@ -175,5 +183,7 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
-        FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_)                                                  \
+        FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_, BARRIER_)                                        \
     }
+#define FA_WG_TMA_ENTRY(NAME, D_, BN_, NS_, LAZY_, MINB_) \
+    FA_WG_TMA_ENTRY_B(NAME, D_, BN_, NS_, LAZY_, MINB_, fa_wg::StageFreeBarrier)
