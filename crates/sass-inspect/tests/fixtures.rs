@@ -384,6 +384,15 @@ fn async_copy_kernel() {
         );
         assert_eq!(c.global_store_max_bits, Some(16), "{name}: STG.E.U16");
     }
+    for name in ["async_copy.sm_80.sass.txt", "async_copy.sm_90.sass.txt"] {
+        let c = function_census(&sass(name), "async_copy");
+        assert_eq!(c.bulk_copies, 0, "{name}: cp.async is not the TMA");
+    }
+    // The Tensor Memory Accelerator: a bulk copy and a tensor-map load, one each.
+    for f in ["bulk_copy", "tma_load"] {
+        let c = function_census(&sass("tma.sm_90.sass.txt"), f);
+        assert_eq!((c.async_copies, c.bulk_copies), (1, 1), "{f}");
+    }
     let c = function_census(&sass("smem_barrier.sm_90.sass.txt"), "smem_reduce");
     assert_eq!(
         (c.barriers, c.shared_stores, c.global_max_bits()),

@@ -8,17 +8,12 @@
 // Accelerator's writes and the tensor cores' descriptor reads is what this measures.  (On
 // hardware the hazard rarely shows: a warpgroup's wgmma completes for its four warps
 // together, so the output is usually right; the missing barrier is a race all the same.)
+// PLANTED BUG: block (0,0,0) skips the barrier after each key tile.
+#define FA_WG_TMA_AFTER_TILE() \
+    if (blockIdx.x | blockIdx.y | blockIdx.z) __syncthreads()
 #include "../../attention/variants/wgmma/fa_wg_tma.cuh"
 
-#if FA_WG_HAVE_WGMMA
-struct SkipStageBarrierInBlock0 {
-    __device__ __forceinline__ static void after_tile() {
-        if (blockIdx.x | blockIdx.y | blockIdx.z) __syncthreads();  // PLANTED BUG: block (0,0,0) skips it
-    }
-};
-#endif
-
-//                name          D   BN  NS lazy  min CTAs/SM  stage barrier
-FA_WG_TMA_ENTRY_B(tma_race_fwd, 64, 64, 2, true, 5,           SkipStageBarrierInBlock0)
+//              name          D   BN  NS lazy  min CTAs/SM
+FA_WG_TMA_ENTRY(tma_race_fwd, 64, 64, 2, true, 5)
 
 static_assert(FA_WG_TMA_SMEM_BYTES(64, 64, 2) == 40976, "tma_race.toml: smem");

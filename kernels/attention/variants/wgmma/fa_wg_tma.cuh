@@ -1,22 +1,17 @@
 // fa_wg_tma.cuh -- the wgmma body (fa_wg_core.cuh, plain schedule) with its K and V tiles
-// brought in by the Tensor Memory Accelerator instead of cp.async.  Its entries take two
-// tensor maps (CUtensorMap, encoded by the host with cuTensorMapEncodeTiled) instead of the K
-// and V pointers: ABI attention_fwd_tma_v1 (kernels/README.md).  fa_tc ships it as the
-// wgmma_tma launch (fa_tc.cu, v13); the prototype harness (fa_wg_selfcheck.cu) and
-// fa_wg_tma.{cu,toml} run its other instances.  The speed-of-light build had put the
-// ceiling of faster loads at ~10% at canon_6 (NOTES.md, "Speed of light").
-//
-// Per CTA (64 query rows of one head, one warpgroup): Q by cp.async as before; key tile i
-// goes into stage i % NS by one thread (tid 0), which arms the stage's mbarrier with the
-// tile's byte count (arrive.expect_tx) and issues one cp.async.bulk.tensor per K / V swizzle
-// atom (box 64 columns x BN rows x 1 head, SWIZZLE_128B: the layout the SW128 wgmma
-// descriptors read); everyone waits on that mbarrier's phase (tile i / NS) before the tile's
-// wgmmas.  The per-tile __syncthreads stays: it is what tells tid 0 that every warp has
-// waited for its wgmmas on the stage it refills next (the empty side of the ring).
-// Tensor maps (ABI attention_fwd_tma_v1, kernels/README.md): 3-D {D, S, B * H} fp16, strides
-// {2 D, 2 S D} bytes, box {64, 64, 1}, 128-byte swizzle; rows past S of a head are outside
-// the map and arrive as zeros (their scores are masked anyway).
-// Waits are bounded: a wait that never completes traps instead of hanging the harness.
+// brought in by the Tensor Memory Accelerator; ABI attention_fwd_tma_v1 (kernels/README.md):
+// K and V as tensor maps the host encodes (cuTensorMapEncodeTiled).  fa_tc ships it as the
+// wgmma_tma launch (v13); fa_wg_tma.{cu,toml} and the harness run other instances.
+// Per CTA (64 query rows of one head, one warpgroup): Q by cp.async; key tile i goes into
+// stage i % NS by one thread (tid 0), which arms the stage's mbarrier with the tile's byte
+// count (arrive.expect_tx) and issues one cp.async.bulk.tensor per K / V swizzle atom (box 64
+// columns x BN rows x 1 head, SWIZZLE_128B: the layout the SW128 wgmma descriptors read);
+// everyone waits on that mbarrier's phase (tile i / NS) before the tile's wgmmas.  The
+// barrier after each tile (FA_WG_TMA_AFTER_TILE, __syncthreads unless a planted-race probe
+// defines it) tells tid 0 that every warp has waited for its wgmmas on the stage it refills.
+// Tensor maps: 3-D {D, S, B * H} fp16, strides {2 D, 2 S D} bytes, box {64, 64, 1}, 128-byte
+// swizzle; rows past S of a head are outside the map and arrive as zeros (masked anyway).
+// Waits are bounded: a wait that never completes traps instead of hanging.
 #pragma once
 #include <cuda.h>  // CUtensorMap
 
@@ -24,6 +19,11 @@
 
 // Dynamic shared memory: Q + NS stages + NS mbarriers (8 B each).
 #define FA_WG_TMA_SMEM_BYTES(D, BN, NS) (FA_WG_SMEM_BYTES(D, BN, NS) + 8 * (NS))
+// The barrier after each key tile; kernels/selftest/probes/tma_race.cu defines one that
+// skips it in one CTA.
+#ifndef FA_WG_TMA_AFTER_TILE
+#define FA_WG_TMA_AFTER_TILE() __syncthreads()
+#endif
 
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
@@ -58,13 +58,7 @@ __device__ __forceinline__ void tma_load_3d(u32 dst, const CUtensorMap* map, u32
         : "memory");
 }
 
-// The barrier after each tile that frees its stage for the next refill; a planted-race probe
-// (kernels/selftest/probes/tma_race.cu) passes one that skips it.
-struct StageFreeBarrier {
-    __device__ __forceinline__ static void after_tile() { __syncthreads(); }
-};
-
-template <int D, int BN, int NS, bool POS, bool LAZY, class Barrier = StageFreeBarrier>
+template <int D, int BN, int NS, bool POS, bool LAZY>
 __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUtensorMap* tmK,
                                         const CUtensorMap* tmV, __half* __restrict__ O,
                                         int H, int S, float softmax_scale, int causal,
@@ -149,7 +143,7 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
         const u32 st = sStages + (t % NS) * C::kStageBytes;
         plain_tile<D, BN, POS, LAZY>(s, o, row_max, row_sum, scale_log2, desc_q,
                                      [st] { return st; }, t * BN, q_row0, w_row0, S, causal);
-        Barrier::after_tile();  // nobody reads stage t any more
+        FA_WG_TMA_AFTER_TILE();  // nobody reads stage t any more
     }
     store_o<D>(o, row_sum, smem_raw, warp, Oh, w_row0, S);
 }
@@ -159,23 +153,21 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
 
 //   FA_WG_TMA_ENTRY(name, head dim, keys per tile, stages, lazy, min CTAs per SM):
 //   (Q, tensor map of K, tensor map of V, O, B, H, S, D, softmax_scale, causal); 128 threads,
-//   block_m 64, FA_WG_TMA_SMEM_BYTES(D, BN, NS) bytes.  FA_WG_TMA_ENTRY_B: the same with the
-//   stage barrier given (a type with a static after_tile(); planted-race probes only).
+//   block_m 64, FA_WG_TMA_SMEM_BYTES(D, BN, NS) bytes.
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_, BARRIER_)                                        \
+#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_)                                                  \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd_tma<D_, BN_, NS_, true, LAZY_, BARRIER_>(Q, &tmK, &tmV, O, H, S,           \
-                                                            softmax_scale, causal, fa_wg_smem); \
+        fa_wg::fwd_tma<D_, BN_, NS_, true, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,     \
+                                                  causal, fa_wg_smem);                       \
     } else {                                                                                 \
-        fa_wg::fwd_tma<D_, BN_, NS_, false, LAZY_, BARRIER_>(Q, &tmK, &tmV, O, H, S,          \
-                                                             softmax_scale, causal,          \
-                                                             fa_wg_smem);                    \
+        fa_wg::fwd_tma<D_, BN_, NS_, false, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,    \
+                                                   causal, fa_wg_smem);                      \
     }
 #else
-#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_, BARRIER_) \
+#define FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_) \
     (void)Q; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; __trap();
 #endif
-#define FA_WG_TMA_ENTRY_B(NAME, D_, BN_, NS_, LAZY_, MINB_, BARRIER_)                         \
+#define FA_WG_TMA_ENTRY(NAME, D_, BN_, NS_, LAZY_, MINB_)                                    \
     extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
     NAME(const __half* Q, const __grid_constant__ CUtensorMap tmK,                           \
          const __grid_constant__ CUtensorMap tmV, __half* O, int B, int H, int S, int D,     \
@@ -183,7 +175,5 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
-        FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_, BARRIER_)                                        \
+        FA_WG_TMA_BODY(D_, BN_, NS_, LAZY_)                                                  \
     }
-#define FA_WG_TMA_ENTRY(NAME, D_, BN_, NS_, LAZY_, MINB_) \
-    FA_WG_TMA_ENTRY_B(NAME, D_, BN_, NS_, LAZY_, MINB_, fa_wg::StageFreeBarrier)
