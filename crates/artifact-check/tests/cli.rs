@@ -476,3 +476,32 @@ fn committed_sarif_has_the_required_fields() {
         }
     }
 }
+
+#[test]
+fn the_race_free_claim_names_the_launches_racecheck_cannot_see() {
+    // fa_tc's wgmma_tma launch fills shared memory by TMA (UTMALDG in the committed SASS):
+    // racecheck does not see those writes, and the claim says so.
+    let tmp = sealed_copy();
+    let report = std::fs::read_to_string(tmp.path().join("EVIDENCE.md")).expect("report");
+    assert!(
+        report.contains("not covered: TMA writes to shared memory in fa_tc[wgmma_tma]"),
+        "{report}"
+    );
+    // With no TMA copy in any inspected SASS, nothing is listed.
+    let tmp = evidence_copy(&|_| true);
+    for config in [
+        "canon_1", "canon_2", "canon_3", "canon_4", "canon_5", "canon_6",
+    ] {
+        edit_json(
+            &tmp.path().join(format!("stats/{config}/summary.json")),
+            |v| {
+                for i in v["inspections"].as_array_mut().expect("inspections") {
+                    i["census"]["bulk_copies"] = 0.into();
+                }
+            },
+        );
+    }
+    expect(&run(&["--write-manifest", s(tmp.path())]), 0, &["pass"]);
+    let report = std::fs::read_to_string(tmp.path().join("EVIDENCE.md")).expect("report");
+    assert!(!report.contains("not covered"), "{report}");
+}
