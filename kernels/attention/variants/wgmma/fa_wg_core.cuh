@@ -310,6 +310,20 @@ __device__ __forceinline__ void softmax_pack(float (&s)[BN / 2], float (&o)[D / 
     pack_p<BN>(s, pf);
 }
 
+// A warpgroup's accumulators and online-softmax state before its first key tile (the bodies
+// fwd, fwd_ws and fa_wg_tma.cuh's fwd_tma start each row block with it): O and S zero,
+// row_max -inf (units of s: raw if POS, else log2-scaled), row_sum 0 (this lane's columns).
+template <int D, int BN>
+__device__ __forceinline__ void reset_rows(float (&o)[D / 2], float (&s)[BN / 2],
+                                           float (&row_max)[2], float (&row_sum)[2]) {
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) s[i] = 0.f;
+    row_max[0] = row_max[1] = -INFINITY;
+    row_sum[0] = row_sum[1] = 0.f;
+}
+
 // One key tile of the plain schedule: S = Q K^T, the softmax, O += P V, each wgmma waited
 // for before the next step (the bodies fwd, fwd_ws and fa_wg_tma.cuh's fwd_tma share it).
 // kv_tile(): the stage's K tile (BN x D, SW128 atoms), its V tile right behind it; called
@@ -441,14 +455,8 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         cp_async_commit();
     }
 
-    float o[C::kO];
-    float s[C::kS];
-#pragma unroll
-    for (int i = 0; i < C::kO; ++i) o[i] = 0.f;
-#pragma unroll
-    for (int i = 0; i < C::kS; ++i) s[i] = 0.f;
-    float row_max[2] = {-INFINITY, -INFINITY};  // units of s (raw if POS, else log2-scaled)
-    float row_sum[2] = {0.f, 0.f};              // this lane's columns only
+    float o[C::kO], s[C::kS], row_max[2], row_sum[2];
+    reset_rows<D, BN>(o, s, row_max, row_sum);
     const float scale_log2 = softmax_scale * 1.4426950408889634f;
 
     // A = Q (K-major SW128): LBO 16 B ("1", unused), SBO 1024 B (next 8 rows).
@@ -740,14 +748,8 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
         const int qb = it & 1;
         const u64 desc_q = make_desc_sw128(sBase + (qb * WGS + wg) * C::kQBytes, 16, 1024);
 
-        float o[D / 2];
-        float s[BN / 2];
-#pragma unroll
-        for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
-#pragma unroll
-        for (int i = 0; i < BN / 2; ++i) s[i] = 0.f;
-        float row_max[2] = {-INFINITY, -INFINITY};
-        float row_sum[2] = {0.f, 0.f};
+        float o[D / 2], s[BN / 2], row_max[2], row_sum[2];
+        reset_rows<D, BN>(o, s, row_max, row_sum);
 
         for (int t = 0; t < n_tiles; ++t) {
             const u32 st = sRing + stage * C::kStageBytes;

@@ -121,14 +121,8 @@ __device__ __forceinline__ void fwd_tma(const __half* __restrict__ Q, const CUte
         for (int i = 0; i < L && i < n_tiles; ++i) issue(i);
     }
 
-    float o[C::kO];
-    float s[C::kS];
-#pragma unroll
-    for (int i = 0; i < C::kO; ++i) o[i] = 0.f;
-#pragma unroll
-    for (int i = 0; i < C::kS; ++i) s[i] = 0.f;
-    float row_max[2] = {-INFINITY, -INFINITY};
-    float row_sum[2] = {0.f, 0.f};
+    float o[C::kO], s[C::kS], row_max[2], row_sum[2];
+    reset_rows<D, BN>(o, s, row_max, row_sum);
     const float scale_log2 = softmax_scale * 1.4426950408889634f;
     const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
 
