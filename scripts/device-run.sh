@@ -41,6 +41,20 @@ timed() { # name, command... (each step killed after $STEP_TIMEOUT seconds)
 }
 # ncu's report without the lines that name the profiled process's path on this machine.
 ncu_lines() { grep -vE '^==PROF== (Connected|Disconnected)|^\[[0-9]+\] |NVIDIA Nsight Compute/[0-9.]+/Sections'; }
+# Nsight Compute on the prebuilt wgmma harness (.device/wgmma/fa_wg_selfcheck) at the first
+# launch of each named entry (canon_6, the harness's first case): the sections and metrics
+# given, then per-SASS-instruction samples. Logs: logs/NAME.ENTRY.log, logs/NAME.source.ENTRY.log.
+harness_profile() { # name, entries (space-separated), ncu arguments...
+  local name=$1 entries=$2 k f
+  shift 2
+  local bin=.device/wgmma/fa_wg_selfcheck
+  for k in $entries; do
+    STEP_LIMIT=180 timed "$name.$k" ncu --clock-control none "$@" -k "regex:^$k\$" --launch-count 1 "$bin"
+    STEP_LIMIT=180 timed "$name.source.$k" ncu --clock-control none --section SourceCounters \
+      --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
+  done
+  for f in logs/"$name".*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+}
 # Nsight Compute sections of the profile stages (each adds its own --metrics).
 profile_sections=(--section LaunchStats --section Occupancy --section SpeedOfLight
   --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis
@@ -135,16 +149,10 @@ for stage in "${stages[@]}"; do
       # The warp-specialised wgmma prototype (fa_ws2i1p2_fwd_d64: two producer warps, one row
       # block per CTA) next to the shipped body (fa_wg_fwd_d64) under Nsight Compute, each at its first launch in the selfcheck
       # (canon_6): stall reasons, issue and pipe figures, then per-SASS-instruction samples.
-      bin=.device/wgmma/fa_wg_selfcheck
-      m=(--metrics "regex:smsp__pcsamp_warps_issue_stalled_.*" --section WarpStateStats
-        --section SchedulerStats --section InstructionStats --section SpeedOfLight
-        --section Occupancy --section LaunchStats)
-      for k in fa_wg_fwd_d64 fa_ws2i1p2_fwd_d64; do
-        STEP_LIMIT=180 timed "wsprofile.$k" ncu --clock-control none "${m[@]}" -k "regex:^$k\$" --launch-count 1 "$bin"
-        STEP_LIMIT=180 timed "wsprofile.source.$k" ncu --clock-control none --section SourceCounters \
-          --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
-      done
-      for f in logs/wsprofile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+      harness_profile wsprofile "fa_wg_fwd_d64 fa_ws2i1p2_fwd_d64" \
+        --metrics "regex:smsp__pcsamp_warps_issue_stalled_.*" --section WarpStateStats \
+        --section SchedulerStats --section InstructionStats --section SpeedOfLight \
+        --section Occupancy --section LaunchStats
       ;;
     tmaprobe)
       # The racecheck probe on TMA / wgmma code (kernels/selftest/probes/tma_race.cu: fa_tc's
@@ -172,16 +180,14 @@ for stage in "${stages[@]}"; do
       # The TMA prototype's body (fa_tma_ns2_fwd_d64, 5 CTAs/SM) under Nsight Compute at its
       # first launch in the selfcheck (canon_6), as wsprofile: stall reasons, issue and pipe
       # figures, then per-SASS-instruction samples.
-      bin=.device/wgmma/fa_wg_selfcheck
-      m=(--metrics "regex:smsp__pcsamp_warps_issue_stalled_.*,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,lts__t_bytes.sum"
-        --section WarpStateStats --section SchedulerStats --section InstructionStats
-        --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis)
-      for k in ${PROFILE_KERNELS:-fa_tma_ns2_fwd_d64}; do
-        STEP_LIMIT=180 timed "tmaprofile.$k" env FA_WG_ONLY="${FA_WG_ONLY:-fa_tma_ns2}" ncu --clock-control none "${m[@]}" -k "regex:^$k\$" --launch-count 1 "$bin"
-        STEP_LIMIT=180 timed "tmaprofile.source.$k" env FA_WG_ONLY="${FA_WG_ONLY:-fa_tma_ns2}" ncu --clock-control none --section SourceCounters \
-          --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
-      done
-      for f in logs/tmaprofile.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+      # (A subshell: FA_WG_ONLY, which narrows the harness run, stays out of later stages.)
+      (
+        export FA_WG_ONLY=${FA_WG_ONLY:-fa_tma_ns2}
+        harness_profile tmaprofile "${PROFILE_KERNELS:-fa_tma_ns2_fwd_d64}" \
+          --metrics "regex:smsp__pcsamp_warps_issue_stalled_.*,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,lts__t_bytes.sum" \
+          --section WarpStateStats --section SchedulerStats --section InstructionStats \
+          --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis
+      )
       ;;
     sanitizer4)
       # The D = 128 launches (canon_4: the mma.sync default and, on sm_90a, wgmma_d128): every
