@@ -181,7 +181,7 @@ fn race_free(out: &Outcome, m: &Matrix, kernel: &str) -> Claim {
     }
 }
 
-/// `kernel[launch]` (or `kernel`) per launch whose SASS, in any stats summary, has copies by
+/// `launch_label` of each launch whose SASS, in any stats summary, has copies by
 /// the Tensor Memory Accelerator (`census.bulk_copies`): sorted, each once.
 fn tma_launches(out: &Outcome, m: &Matrix, kernel: &str) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
@@ -191,12 +191,12 @@ fn tma_launches(out: &Outcome, m: &Matrix, kernel: &str) -> Vec<String> {
             if s(i, "kernel") != kernel || bulk <= 0 {
                 continue;
             }
-            let launch = s(i, "launch");
-            v.push(if launch.is_empty() || launch == "default" {
-                kernel.to_string()
-            } else {
-                format!("{kernel}[{launch}]")
-            });
+            // Summaries from before launch rules name no launch: the default one.
+            let launch = match s(i, "launch") {
+                "" => cudadent_config::DEFAULT_LAUNCH,
+                l => l,
+            };
+            v.push(cudadent_config::launch_label(kernel, launch));
         }
     }
     v.sort();
