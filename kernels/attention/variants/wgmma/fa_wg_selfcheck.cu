@@ -29,7 +29,9 @@
 // Timing (canon_1, canon_5, canon_6, canon_3, canon_2, canon_4; every kernel of the case's D,
 // same process, same buffers):
 //   hot  = 5 repetitions of (20 warm-up launches, then 200 back-to-back launches between two
-//          cudaEvents; average per launch); the median of the 5 is reported.
+//          cudaEvents; average per launch); the median of the 5 is reported.  FA_WG_SUSTAIN=N
+//          (N > 5): N repetitions, the median of the last N / 2 reported (sustained load,
+//          under the board's power limit).
 //   cold = 50 samples of (read a 256 MiB buffer with a kernel to flush the 50 MiB L2, then one
 //          launch between two cudaEvents); the median is reported.
 //   tflops_hot = 4*B*H*S*S*D / hot (halved for causal shapes).
@@ -37,6 +39,7 @@
 
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
+#include "fa_wg_tma_rows.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -46,6 +49,15 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
+// Row groups sharing each stage (fa_wg_tma_rows.cuh).
+//                   name                       D   BN   NS lazy  WG MINB
+FA_WG_TMA_ROWS_ENTRY(fa_tmr_ns2_fwd_d64,        64, 64,  2, true, 1, 5)
+FA_WG_TMA_PAIR_ENTRY(fa_tmp_ns2_fwd_d64,        64, 64,  2, true,    5)
+FA_WG_TMA_PAIR_ENTRY(fa_tmp_ns3_fwd_d64,        64, 64,  3, true,    4)
+FA_WG_TMA_ROWS_ENTRY(fa_tmr_wg2_fwd_d64,        64, 64,  2, true, 2, 2)
+FA_WG_TMA_ROWS_ENTRY(fa_tmr_wg2s3_fwd_d64,      64, 64,  3, true, 2, 2)
+FA_WG_TMA_ROWS_ENTRY(fa_tmr_n128_fwd_d64,       64, 128, 2, true, 1, 3)
+FA_WG_TMA_ROWS_ENTRY(fa_tmr_n128s3_fwd_d64,     64, 128, 3, true, 1, 2)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -88,7 +100,13 @@ struct Kernel {
     int block_m;
     int d;  // head dim the entry computes (the cases of another D skip it)
     bool tma = false;  // a TMA entry (fa_wg_tma.cuh): K and V as tensor maps
+    int cluster = 1;   // CTAs per cluster along x (__cluster_dims__): grid.x must divide
 };
+
+// Whether kernel k can launch at case c (a cluster entry needs grid.x a multiple of its size).
+static bool launches(const Kernel& k, int S) {
+    return ((S + k.block_m - 1) / k.block_m) % k.cluster == 0;
+}
 
 // FA_WG_ONLY=a,b,...: check and time only the named kernels (every kernel when unset).
 static bool selected(const char* name) {
@@ -143,6 +161,13 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
+    {"fa_tmr_ns2", (fa_entry_t)fa_tmr_ns2_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 2, 1), 128, 64, 64, true},
+    {"fa_tmp_ns2", (fa_entry_t)fa_tmp_ns2_fwd_d64, FA_WG_TMA_PAIR_SMEM_BYTES(64, 64, 2), 128, 64, 64, true, 2},
+    {"fa_tmp_ns3", (fa_entry_t)fa_tmp_ns3_fwd_d64, FA_WG_TMA_PAIR_SMEM_BYTES(64, 64, 3), 128, 64, 64, true, 2},
+    {"fa_tmr_wg2", (fa_entry_t)fa_tmr_wg2_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 2, 2), 256, 128, 64, true},
+    {"fa_tmr_wg2s3", (fa_entry_t)fa_tmr_wg2s3_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 3, 2), 256, 128, 64, true},
+    {"fa_tmr_n128", (fa_entry_t)fa_tmr_n128_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 128, 2, 1), 128, 64, 64, true},
+    {"fa_tmr_n128s3", (fa_entry_t)fa_tmr_n128s3_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 128, 3, 1), 128, 64, 64, true},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -325,7 +350,7 @@ static bool check_case(const Case& c, unsigned seed) {
     for (int ki = 0; ki < kNumKernels; ++ki) {
         const Kernel& k = kKernels[ki];
         if (!selected(k.name)) continue;
-        if (k.d != c.D) continue;
+        if (k.d != c.D || !launches(k, c.S)) continue;
         std::vector<__half> out[2];
         for (int rep = 0; rep < 2; ++rep) {
             CK(cudaMemset(dobuf, 0xFF, (n + 2 * guard) * sizeof(__half)));  // fp16 NaN
@@ -406,6 +431,15 @@ __global__ void flush_l2_kernel(const int4* p, size_t n, int* sink) {
     if (acc == 0x7fffffff) *sink = acc;  // practically never; keeps the loads
 }
 
+// Hot repetitions of 200 launches: 5, or FA_WG_SUSTAIN of them (e.g. 200: about 2 s of
+// back-to-back launches at canon_6, long enough to meet the board's power limit; the hot
+// figure is then the median of the second half).
+static int hot_reps() {
+    const char* e = getenv("FA_WG_SUSTAIN");
+    const int n = e ? atoi(e) : 0;
+    return n > 5 ? n : 5;
+}
+
 static double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const size_t m = v.size() / 2;
@@ -425,9 +459,9 @@ static void time_case(const Case& c, unsigned seed, const int4* flush_buf, size_
     for (int ki = 0; ki < kNumKernels; ++ki) {
         const Kernel& k = kKernels[ki];
         if (!selected(k.name)) continue;
-        if (k.d != c.D) continue;
+        if (k.d != c.D || !launches(k, c.S)) continue;
         std::vector<double> hot;
-        for (int rep = 0; rep < 5; ++rep) {
+        for (int rep = 0; rep < hot_reps(); ++rep) {
             for (int w = 0; w < 20; ++w) launch(k, c, in.dq, in.dk, in.dv, dO);
             CK(cudaGetLastError());
             CK(cudaEventRecord(e0));
@@ -452,10 +486,13 @@ static void time_case(const Case& c, unsigned seed, const int4* flush_buf, size_
             CK(cudaEventElapsedTime(&ms, e0, e1));
             cold.push_back(1000.0 * ms);
         }
+        // Sustained (FA_WG_SUSTAIN): the second half of the repetitions, at the clock the
+        // power limit leaves after the first half.
+        if (hot.size() > 5) hot.erase(hot.begin(), hot.begin() + hot.size() / 2);
         const double hot_us = median(hot), cold_us = median(cold);
         printf("TIME %s %s hot_us=%.2f cold_us=%.2f tflops_hot=%.1f (hot reps:", shape_str(c).c_str(),
                k.name, hot_us, cold_us, flops / (hot_us * 1e-6) / 1e12);
-        for (double h : hot) printf(" %.2f", h);
+        for (size_t i = 0; i < hot.size() && i < 8; ++i) printf(" %.2f", hot[i]);
         printf(")\n");
         fflush(stdout);
     }
