@@ -52,6 +52,11 @@ FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
 // Row groups sharing each stage (fa_wg_tma_rows.cuh).
 //                   name                       D   BN   NS lazy  WG MINB
 FA_WG_TMA_ROWS_ENTRY(fa_tmr_ns2_fwd_d64,        64, 64,  2, true, 1, 5)
+//                 name                 D   BN  NS lazy  WGC ping-pong MINB
+FA_WG_TMA_WS_ENTRY(fa_tws_pp4_fwd_d64, 64, 64, 4, true, 2,  true,     2)
+FA_WG_TMA_WS_ENTRY(fa_tws_np4_fwd_d64, 64, 64, 4, true, 2,  false,    2)
+FA_WG_TMA_WS_ENTRY(fa_tws_pp3_fwd_d64, 64, 64, 3, true, 2,  true,     2)
+FA_WG_TMA_WS_ENTRY(fa_tws_w1_fwd_d64,  64, 64, 3, true, 1,  false,    3)
 FA_WG_TMA_PAIR_ENTRY(fa_tmp_ns2_fwd_d64,        64, 64,  2, true,    5)
 FA_WG_TMA_PAIR_ENTRY(fa_tmp_ns3_fwd_d64,        64, 64,  3, true,    4)
 FA_WG_TMA_ROWS_ENTRY(fa_tmr_wg2_fwd_d64,        64, 64,  2, true, 2, 2)
@@ -162,6 +167,10 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
     {"fa_tmr_ns2", (fa_entry_t)fa_tmr_ns2_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 2, 1), 128, 64, 64, true},
+    {"fa_tws_pp4", (fa_entry_t)fa_tws_pp4_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true},
+    {"fa_tws_np4", (fa_entry_t)fa_tws_np4_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true},
+    {"fa_tws_pp3", (fa_entry_t)fa_tws_pp3_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 3, 2), 288, 128, 64, true},
+    {"fa_tws_w1", (fa_entry_t)fa_tws_w1_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 3, 1), 160, 64, 64, true},
     {"fa_tmp_ns2", (fa_entry_t)fa_tmp_ns2_fwd_d64, FA_WG_TMA_PAIR_SMEM_BYTES(64, 64, 2), 128, 64, 64, true, 2},
     {"fa_tmp_ns3", (fa_entry_t)fa_tmp_ns3_fwd_d64, FA_WG_TMA_PAIR_SMEM_BYTES(64, 64, 3), 128, 64, 64, true, 2},
     {"fa_tmr_wg2", (fa_entry_t)fa_tmr_wg2_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 2, 2), 256, 128, 64, true},

@@ -9,6 +9,9 @@
 #pragma once
 #include "fa_wg_tma.cuh"
 
+// fwd_tma_ws (below): WGC Q tiles + NS stages + a full and an empty mbarrier per stage.
+#define FA_WG_TMA_WS_SMEM_BYTES(D, BN, NS, WGC) \
+    ((WGC) * 64 * (D) * 2 + (NS) * 2 * (BN) * (D) * 2 + 16 * (NS))
 // fwd_tma_pair (below): Q + NS stages + a full and an empty mbarrier per stage.
 #define FA_WG_TMA_PAIR_SMEM_BYTES(D, BN, NS) (64 * (D) * 2 + (NS) * 2 * (BN) * (D) * 2 + 16 * (NS))
 #define FA_WG_TMA_ROWS_SMEM_BYTES(D, BN, NS, WG) \
@@ -277,6 +280,178 @@ __device__ __forceinline__ void fwd_tma_pair(const __half* __restrict__ Q,
     store_o<D>(o, row_sum, smem_raw, warp, Oh, w_row0, S);  // rows >= S not written
     cluster_sync();  // the peer no longer signals this CTA's barriers
 }
+
+// ---- A producer warp and WGC consumer warpgroups (FlashAttention-3's structure) ----
+// Threads 128 WGC + 32: warpgroup g (warps 4g..4g+3) owns query rows 64g.. of the CTA's
+// 64 WGC; the last warp is the producer, whose lane 0 issues every tile's K / V copies into
+// an NS-stage ring: tile i into stage i % NS once empty[i % NS] has completed for tile i - NS.
+//   full[s]  (count 1): the producer's arrive.expect_tx; the TMA completes it;
+//   empty[s] (count 4 WGC): lane 0 of each consumer warp, once the wgmmas of its warpgroup
+//            that read the stage (S of tile i and P V of tile i) have retired.
+// Consumers run FlashAttention-3's intra-warpgroup overlap (the OVL order of v10): iteration
+// t issues S(t) and then P V(t-1), waits for S(t) alone, runs the softmax of tile t while
+// P V(t-1) is on the tensor cores, then waits for it, rescales O and packs P(t).  PP: the
+// warpgroups take turns to issue their GEMMs (named barriers 2 + g, FlashAttention-3's
+// ping-pong), so that one's softmax runs under the other's GEMMs; non-causal only (both
+// warpgroups then have the same tile count, which the turn counting needs).  No CTA-wide
+// barrier after the roles split: each warpgroup stages its O in its own Q tile.
+__device__ __forceinline__ void named_bar_arrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+template <int D, int BN, int NS, bool POS, bool LAZY, int WGC, bool PP>
+__device__ __forceinline__ void fwd_tma_ws(const __half* __restrict__ Q,
+                                           const CUtensorMap* tmK, const CUtensorMap* tmV,
+                                           __half* __restrict__ O, int H, int S,
+                                           float softmax_scale, int causal,
+                                           unsigned char* smem_raw) {
+    using C = Cfg<D, BN, NS>;
+    static_assert(NS >= 3, "stage t is read until iteration t + 1");
+    static_assert(WGC == 1 || WGC == 2, "1 or 2 consumer warpgroups");
+    constexpr int kBlockM = 64 * WGC;
+    constexpr int kConsumers = 128 * WGC;
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+    const int gid = lane >> 2;
+
+    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
+                            : static_cast<int>(blockIdx.x);
+    const int m0 = mblk * kBlockM;
+    if (m0 >= S) return;  // uniform per CTA
+    const int bh = static_cast<int>(blockIdx.z) * H + static_cast<int>(blockIdx.y);
+    const size_t head = static_cast<size_t>(bh) * S * D;
+
+    const u32 sQ = smem_u32(smem_raw);
+    if (sQ & 1023u) __trap();
+    const u32 sStages = sQ + WGC * C::kQBytes;
+    const u32 sFull = sStages + NS * C::kStageBytes;
+    const u32 sEmpty = sFull + 8 * NS;
+    const int n_end = causal ? min(S, m0 + kBlockM) : S;
+    const int n_tiles = (n_end + BN - 1) / BN;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int st = 0; st < NS; ++st) {
+            mbar_init(sFull + 8 * st, 1);
+            mbar_init(sEmpty + 8 * st, 4 * WGC);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    const int g = warp >> 2;  // consumer warpgroup (WGC: the producer warp)
+    if (g < WGC) {
+        load_rows<64, D>(sQ + g * C::kQBytes, Q + head, m0 + 64 * g, S, tid & 127);
+        cp_async_commit();
+        cp_async_wait<0>();
+        fence_proxy_async();
+    }
+    __syncthreads();  // barriers initialised, every Q tile landed
+
+    if (g == WGC) {  // ---- producer warp ----
+        if (lane == 0) {
+            asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<u64>(tmK)) : "memory");
+            asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<u64>(tmV)) : "memory");
+            for (int i = 0; i < n_tiles; ++i) {
+                const int sidx = i % NS;
+                if (i >= NS) mbar_wait_bounded(sEmpty + 8 * sidx, ((i / NS) - 1) & 1);
+                const u32 st = sStages + sidx * C::kStageBytes;
+                const u32 bar = sFull + 8 * sidx;
+                mbar_expect_tx(bar, C::kStageBytes);
+#pragma unroll
+                for (int a = 0; a < C::kAtoms; ++a) {
+#pragma unroll
+                    for (int r = 0; r < BN / 64; ++r) {
+                        const u32 off = a * (BN * 128) + r * (64 * 128);
+                        tma_load_3d(st + off, tmK, bar, 64 * a, i * BN + 64 * r, bh);
+                        tma_load_3d(st + C::kKvBytes + off, tmV, bar, 64 * a, i * BN + 64 * r,
+                                    bh);
+                    }
+                }
+            }
+        }
+        return;
+    }
+
+    // ---- consumer warpgroup g ----
+    const int wq = warp & 3;
+    const int w_row0 = m0 + 64 * g + wq * 16;
+    const int q_row0 = w_row0 + gid;
+    // Causal: the tiles this warpgroup's rows need (the CTA's last one may be all future).
+    const int my_tiles = causal ? (min(S, m0 + 64 * (g + 1)) + BN - 1) / BN : n_tiles;
+    const bool pp = PP && WGC == 2 && !causal;
+    const int my_bar = 2 + g, other_bar = 2 + (g ^ 1);
+    if (pp && g == 1) named_bar_arrive(2, kConsumers);  // warpgroup 0 goes first
+
+    float o[C::kO], s[C::kS], row_max[2], row_sum[2];
+    reset_rows<D, BN>(o, s, row_max, row_sum);
+    const float scale_log2 = softmax_scale * 1.4426950408889634f;
+    const u64 desc_q = make_desc_sw128(sQ + g * C::kQBytes, 16, 1024);
+    auto stage_of = [&](int i) -> u32 { return sStages + (i % NS) * C::kStageBytes; };
+    auto release = [&](int i) {  // this warp is done with stage i % NS
+        __syncwarp();
+        if (lane == 0) mbar_arrive(sEmpty + 8 * (i % NS));
+    };
+    auto wait_full = [&](int i) { mbar_wait_bounded(sFull + 8 * (i % NS), (i / NS) & 1); };
+
+    // Tile 0: S(0), its softmax (O is zero: no rescale), P(0).
+    wait_full(0);
+    if (pp) named_bar_sync(my_bar, kConsumers);
+    wg_fence();
+    gemm_qk<D, BN>(s, desc_q, make_desc_sw128(stage_of(0), 16, 1024));
+    wg_commit();
+    if (pp && my_tiles > 1) named_bar_arrive(other_bar, kConsumers);
+    if (pp && my_tiles == 1 && g == 0) named_bar_arrive(other_bar, kConsumers);
+    wg_wait<0>();
+    fence_regs(s);
+    float alpha[2];
+    softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, 0, q_row0, w_row0, S,
+                                causal);
+    u32 pf[BN / 16][4];
+    pack_p<BN>(s, pf);
+    for (int t = 1; t < my_tiles; ++t) {
+        wait_full(t);
+        if (pp) named_bar_sync(my_bar, kConsumers);
+        wg_fence();
+        gemm_qk<D, BN>(s, desc_q, make_desc_sw128(stage_of(t), 16, 1024));
+        wg_commit();
+        gemm_pv<D, BN>(o, pf, make_desc_sw128(stage_of(t - 1) + C::kKvBytes, BN * 128, 1024));
+        wg_commit();
+        // The other warpgroup's turn; warpgroup 1 gives none after its last phase (warpgroup
+        // 0 syncs once per phase, and had one arrive up front).
+        if (pp && (g == 0 || t + 1 < my_tiles)) named_bar_arrive(other_bar, kConsumers);
+        wg_wait<1>();  // S(t); P V(t-1) may still run
+        fence_regs(s);
+        const bool re = softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2,
+                                                    t * BN, q_row0, w_row0, S, causal);
+        // The wait for P V(t-1) in both arms (v10: ptxas hoists a WARPGROUP.DEPBAR to the
+        // top of its basic block, before the exponentials if they shared it).
+        if (re) {
+            wg_wait<0>();
+            fence_regs(o);
+            rescale<D>(o, alpha);
+        } else {
+            wg_wait<0>();
+            fence_regs(o);
+        }
+        release(t - 1);
+        fence_regs(pf);
+        pack_p<BN>(s, pf);
+    }
+    wg_fence();
+    gemm_pv<D, BN>(o, pf,
+                   make_desc_sw128(stage_of(my_tiles - 1) + C::kKvBytes, BN * 128, 1024));
+    wg_commit();
+    wg_wait<0>();
+    fence_regs(o);
+    release(my_tiles - 1);
+    // Causal: tiles of the CTA this warpgroup does not need are still released, each after
+    // its full barrier (so the arrive counts toward that tile's phase of empty[]).
+    for (int t = my_tiles; t < n_tiles; ++t) {
+        wait_full(t);
+        release(t);
+    }
+    store_o<D>(o, row_sum, smem_raw + g * C::kQBytes, wq, O + head, w_row0, S);
+}
 }  // namespace fa_wg
 #endif  // FA_WG_HAVE_WGMMA
 
@@ -322,6 +497,34 @@ __device__ __forceinline__ void fwd_tma_pair(const __half* __restrict__ Q,
         (void)B;                                                                             \
         if (D != (D_)) return;                                                               \
         FA_WG_TMA_PAIR_BODY(D_, BN_, NS_, LAZY_)                                              \
+    }
+#if FA_WG_HAVE_WGMMA
+#define FA_WG_TMA_WS_BODY(D_, BN_, NS_, LAZY_, WGC_, PP_)                                     \
+    if (softmax_scale > 0.f) {                                                               \
+        fa_wg::fwd_tma_ws<D_, BN_, NS_, true, LAZY_, WGC_, PP_>(Q, &tmK, &tmV, O, H, S,      \
+                                                                softmax_scale, causal,       \
+                                                                fa_wg_smem);                 \
+    } else {                                                                                 \
+        fa_wg::fwd_tma_ws<D_, BN_, NS_, false, LAZY_, WGC_, PP_>(Q, &tmK, &tmV, O, H, S,     \
+                                                                 softmax_scale, causal,      \
+                                                                 fa_wg_smem);                \
+    }
+#else
+#define FA_WG_TMA_WS_BODY(D_, BN_, NS_, LAZY_, WGC_, PP_) \
+    (void)Q; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; __trap();
+#endif
+//   FA_WG_TMA_WS_ENTRY(name, head dim, keys per tile, stages, lazy, consumer warpgroups,
+//   ping-pong, min CTAs per SM): 128 WGC + 32 threads, block_m 64 WGC,
+//   FA_WG_TMA_WS_SMEM_BYTES(D, BN, NS, WGC) bytes.
+#define FA_WG_TMA_WS_ENTRY(NAME, D_, BN_, NS_, LAZY_, WGC_, PP_, MINB_)                       \
+    extern "C" __global__ void __launch_bounds__(128 * (WGC_) + 32, MINB_)                   \
+    NAME(const __half* Q, const __grid_constant__ CUtensorMap tmK,                           \
+         const __grid_constant__ CUtensorMap tmV, __half* O, int B, int H, int S, int D,     \
+         float softmax_scale, int causal) {                                                  \
+        extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
+        (void)B;                                                                             \
+        if (D != (D_)) return;                                                               \
+        FA_WG_TMA_WS_BODY(D_, BN_, NS_, LAZY_, WGC_, PP_)                                     \
     }
 #define FA_WG_TMA_ROWS_ENTRY(NAME, D_, BN_, NS_, LAZY_, WG_, MINB_)                          \
     extern "C" __global__ void __launch_bounds__(128 * (WG_), MINB_)                         \
