@@ -3,7 +3,8 @@
 
 Prints one JSON object on stdout:
   {"torch": version, "device": name, "baselines": [{"name", "mode", "samples_us",
-   "stop_reason", "sampling_s", "launches_per_sample", "method", "max_abs_err"}],
+   "stop_reason", "sampling_s", "launches_per_sample", "method", "max_abs_err",
+   "window_unix_s": [start, end] (when the samples were taken, for the bench's GPU polls)}],
    "unavailable": [{"name", "reason"}]}
 Timing follows the bench's own method: CUDA events; cold samples flush L2 before each
 sample, outside the timed region, through a buffer of at least twice the L2, the same way
@@ -124,8 +125,9 @@ def main():
                 torch.cuda.synchronize()
                 modes = a.modes.split(",")
                 if "cold" in modes:
+                    t0 = time.time()
                     s, why, el = sample_loop(torch, a, flush_l2, call, 1, True)
-                    out["baselines"].append({"name": name, "mode": "cold", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": 1, "method": "events", "max_abs_err": err})
+                    out["baselines"].append({"name": name, "mode": "cold", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": 1, "method": "events", "max_abs_err": err, "window_unix_s": [t0, time.time()]})
                 if "hot" in modes:
                     n = max(1, a.hot_launches)
                     method = "graph"
@@ -150,8 +152,9 @@ def main():
                         def many():
                             for _ in range(n):
                                 call()
+                    t0 = time.time()
                     s, why, el = sample_loop(torch, a, lambda: None, many, n, False)
-                    out["baselines"].append({"name": name, "mode": "hot", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": n, "method": method, "max_abs_err": err})
+                    out["baselines"].append({"name": name, "mode": "hot", "samples_us": s, "stop_reason": why, "sampling_s": el, "launches_per_sample": n, "method": method, "max_abs_err": err, "window_unix_s": [t0, time.time()]})
         except Exception as e:
             out["unavailable"].append({"name": name, "reason": f"{type(e).__name__}: {e}".splitlines()[0][:300]})
     json.dump(out, sys.stdout)

@@ -353,9 +353,24 @@ fn correct(out: &Outcome, m: &Matrix, kernel: &str) -> Claim {
     }
 }
 
+/// A bench row's median SM clock while it was timed and the share of polls held by the
+/// power limit (the row's `gpu`, written by bench's NVML sampler); `-` where absent.
+fn sm_clock(row: Option<&serde_json::Value>) -> String {
+    let Some(g) = row.and_then(|r| r.get("gpu")) else {
+        return "-".into();
+    };
+    match (num(g, "sm_mhz_p50"), num(g, "power_limited")) {
+        (Some(mhz), Some(cap)) if cap > 0.0 => {
+            format!("{mhz:.0} MHz, power-capped {:.0}%", cap * 100.0)
+        }
+        (Some(mhz), _) => format!("{mhz:.0} MHz"),
+        _ => "-".into(),
+    }
+}
+
 fn faster(out: &Outcome, kernel: &str, config: &str) -> Claim {
     let mut details = String::from(
-        "| mode | kernel p50 (us) | fastest baseline | baseline p50 (us) | speed-up | device | file |\n|---|---|---|---|---|---|---|\n",
+        "| mode | kernel p50 (us) | kernel SM clock | fastest baseline | baseline p50 (us) | baseline SM clock | speed-up | device | file |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     let id = format!("faster.{kernel}.{config}");
     let title = format!("{kernel} is faster than the fastest baseline at {config}");
@@ -372,17 +387,17 @@ fn faster(out: &Outcome, kernel: &str, config: &str) -> Claim {
     let device = b.header.device.clone().unwrap_or_else(|| "?".into());
     let (mut bad, mut figs) = (Vec::new(), Vec::new());
     for mode in ["cold", "hot"] {
-        let k = arr(&b.value, "results")
+        let k_row = arr(&b.value, "results")
             .iter()
-            .find(|r| s(r, "kernel") == kernel && s(r, "mode") == mode)
-            .and_then(|r| num(r, "p50_us"));
+            .find(|r| s(r, "kernel") == kernel && s(r, "mode") == mode);
+        let k = k_row.and_then(|r| num(r, "p50_us"));
         let base = arr(&b.value, "baselines")
             .iter()
             .filter(|r| s(r, "mode") == mode)
-            .filter_map(|r| num(r, "p50_us").map(|p| (s(r, "name").to_string(), p)))
-            .min_by(|a, b| a.1.total_cmp(&b.1));
+            .filter_map(|r| num(r, "p50_us").map(|p| (r, s(r, "name").to_string(), p)))
+            .min_by(|a, b| a.2.total_cmp(&b.2));
         match (k, base) {
-            (Some(k), Some((name, p))) => {
+            (Some(k), Some((b_row, name, p))) => {
                 let speedup = p / k;
                 if speedup <= 1.0 {
                     bad.push(format!("{mode}: {speedup:.2}x against {name}"));
@@ -392,7 +407,9 @@ fn faster(out: &Outcome, kernel: &str, config: &str) -> Claim {
                 ));
                 let _ = writeln!(
                     details,
-                    "| {mode} | {k:.2} | {name} | {p:.2} | {speedup:.2}x | {device} | `{}` |",
+                    "| {mode} | {k:.2} | {} | {name} | {p:.2} | {} | {speedup:.2}x | {device} | `{}` |",
+                    sm_clock(k_row),
+                    sm_clock(Some(b_row)),
                     b.rel
                 );
             }

@@ -91,6 +91,11 @@ pub struct Timing {
     pub floor_us: Option<f64>,
     /// Whether the median is below the floor (a suspect timer: an error).
     pub below_floor: bool,
+    /// The GPU's clock, power and clock-event reasons while the samples were taken (NVML,
+    /// polled every 20 ms; absent where NVML could not be read, and in results written
+    /// before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<gpu_telemetry::GpuState>,
 }
 
 impl Timing {
@@ -132,6 +137,7 @@ impl Timing {
             frac_peak_bandwidth: peaks.bandwidth_gbs.map(|p| gbs / p),
             floor_us: floor,
             below_floor: floor.is_some_and(|f| s.p50 < f),
+            gpu: None,
         })
     }
 }
@@ -316,6 +322,8 @@ pub struct BenchSummary {
     pub correctness: Vec<Correctness>,
     /// GPU clocks.
     pub clocks: Clocks,
+    /// Where each timing's `gpu` state comes from, or why there is none.
+    pub gpu_telemetry: String,
     /// Things the reader should know (skipped baselines, fallbacks).
     pub notes: Vec<String>,
     /// The SVG plot beside this file, if written.

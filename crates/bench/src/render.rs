@@ -23,7 +23,22 @@ struct RunRow {
     tflops: String,
     gbs: String,
     peak: String,
+    /// Median SM clock while sampling, and the share of polls held by the power limit.
+    sm_clock: String,
     speedup: String,
+}
+
+/// `1650 MHz (power-capped 100%)`, `1980 MHz`, or `-` without telemetry.
+pub fn gpu_cell(g: Option<&gpu_telemetry::GpuState>) -> String {
+    match g {
+        None => "-".into(),
+        Some(g) if g.power_limited > 0.0 => format!(
+            "{} MHz (power-capped {:.0}%)",
+            g.sm_mhz_p50,
+            g.power_limited * 100.0
+        ),
+        Some(g) => format!("{} MHz", g.sm_mhz_p50),
+    }
 }
 
 fn run_row(name: &str, t: &Timing, speedup: String) -> RunRow {
@@ -51,6 +66,7 @@ fn run_row(name: &str, t: &Timing, speedup: String) -> RunRow {
             pct(t.frac_peak_flops),
             pct(t.frac_peak_bandwidth)
         ),
+        sm_clock: gpu_cell(t.gpu.as_ref()),
         speedup,
     }
 }
@@ -253,6 +269,27 @@ pub fn write_svg(
 mod tests {
     use super::*;
     use crate::record::{Mode, SetKind};
+
+    #[test]
+    fn gpu_cell_names_the_clock_and_the_power_cap() {
+        let g = |mhz, capped| gpu_telemetry::GpuState {
+            samples: 10,
+            sm_mhz_min: mhz,
+            sm_mhz_p50: mhz,
+            sm_mhz_max: mhz,
+            power_w_mean: Some(690.0),
+            power_w_max: Some(700.0),
+            power_limited: capped,
+            thermal_limited: 0.0,
+            reasons_seen: vec![],
+        };
+        assert_eq!(super::gpu_cell(None), "-");
+        assert_eq!(super::gpu_cell(Some(&g(1980, 0.0))), "1980 MHz");
+        assert_eq!(
+            super::gpu_cell(Some(&g(1650, 1.0))),
+            "1650 MHz (power-capped 100%)"
+        );
+    }
 
     #[test]
     fn svg_has_one_box_per_set_and_the_floor() {

@@ -39,6 +39,8 @@ pub struct DeviceInfo {
     pub driver_version: String,
     /// CUDA version the driver supports (`13.0`).
     pub cuda_driver_api: String,
+    /// PCI address, `domain:bus:device.0` in hex (`0:1b:0.0`): how NVML finds the same GPU.
+    pub pci_bus_id: String,
 }
 
 pub(crate) fn drv(op: &str) -> impl FnOnce(cudarc::driver::DriverError) -> RuntimeError + '_ {
@@ -99,6 +101,12 @@ impl Gpu {
         let minor = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)? as u32;
         let sm_count = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as u32;
         let l2_bytes = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)? as u64;
+        let pci_bus_id = format!(
+            "{:x}:{:x}:{:x}.0",
+            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID)?,
+            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_PCI_BUS_ID)?,
+            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID)?
+        );
         let name = ctx.name().map_err(drv("cuDeviceGetName"))?;
         let total_mem_bytes = ctx.total_mem().map_err(drv("cuDeviceTotalMem"))? as u64;
         let api = launch::driver_api_version()?;
@@ -113,6 +121,7 @@ impl Gpu {
                 total_mem_bytes,
                 driver_version,
                 cuda_driver_api,
+                pci_bus_id,
             },
             ctx,
             stream,

@@ -288,7 +288,7 @@ fn check_and_time(
 }
 
 fn timing_of(mode: Mode, m: &Measured, work: &Work, peaks: &Peaks) -> Option<Timing> {
-    Timing::from_samples(
+    let mut t = Timing::from_samples(
         mode,
         &m.samples_us,
         m.stop,
@@ -297,7 +297,9 @@ fn timing_of(mode: Mode, m: &Measured, work: &Work, peaks: &Peaks) -> Option<Tim
         m.method,
         work,
         peaks,
-    )
+    )?;
+    t.gpu = m.gpu.clone();
+    Some(t)
 }
 
 fn clocks_now() -> Result<record::ClockReading, String> {
@@ -525,6 +527,18 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let helper_kernels = Arc::new(HelperKernels::new(&gpu, helpers)?);
     let flush = L2Flush::new(&gpu, &stream, flush_method, flush_bytes, &helper_kernels)?;
     let mut timer = Timer::new(stream.clone(), flush, helper_kernels.clone())?;
+    let gpu_telemetry = match gpu_telemetry::Sampler::open(&info.pci_bus_id) {
+        Ok(s) => {
+            let how = format!(
+                "NVML, GPU at PCI {}: SM clock, board power and clock-event reasons polled every {} ms while each set's samples were taken",
+                s.pci_bus_id(),
+                gpu_telemetry::INTERVAL.as_millis()
+            );
+            timer.sampler = Some(s);
+            how
+        }
+        Err(e) => format!("none: {e}"),
+    };
     let mut clocks = Clocks::default();
     match clocks_now() {
         Ok(c) => clocks.before = Some(c),
@@ -719,7 +733,18 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             l2_flush: &flush_method.to_string(),
             spin_cycles: crate::timing::SPIN_CYCLES,
         };
-        match crate::sdpa::run(&cli.python, &sdpa_script(cli), &cfg, scale, &method) {
+        // The script reports each set's sampling window; the polls taken meanwhile (this
+        // process's sampler) are attributed to the windows.
+        let script = sdpa_script(cli);
+        let run_sdpa = || crate::sdpa::run(&cli.python, &script, &cfg, scale, &method);
+        let (outcome, polls) = match timer.sampler.as_ref() {
+            Some(s) => {
+                let (o, p) = s.record(run_sdpa);
+                (o, Some(p))
+            }
+            None => (run_sdpa(), None),
+        };
+        match outcome {
             Ok(o) => {
                 notes.push(format!("PyTorch {} on {}", o.torch, o.device));
                 for u in o.unavailable {
@@ -748,6 +773,12 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
                             "events"
                         } else {
                             "back_to_back"
+                        },
+                        gpu: match (&polls, b.window_unix_s) {
+                            (Some(p), Some([from, to])) => {
+                                gpu_telemetry::summarize(&gpu_telemetry::within(p, from, to))
+                            }
+                            _ => None,
                         },
                     };
                     if let Some(timing) = timing_of(b.mode, &m, &work, &peaks) {
@@ -879,6 +910,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         speedups,
         correctness,
         clocks,
+        gpu_telemetry,
         notes,
         plot,
     };

@@ -25,6 +25,9 @@ pub struct SdpaSet {
     pub launches_per_sample: u32,
     pub method: String,
     pub max_abs_err: f64,
+    /// When the set's samples were taken, Unix seconds (scripts before this field: absent).
+    #[serde(default)]
+    pub window_unix_s: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,6 +34,8 @@ pub struct Measured {
     pub launches: u32,
     /// `events`, `graph` or `back_to_back`.
     pub method: &'static str,
+    /// The GPU's state while the samples were taken, where NVML answered.
+    pub gpu: Option<gpu_telemetry::GpuState>,
 }
 
 /// SM clocks the spin kernel holds the GPU for before every cold sample: at least 100 us at any
@@ -49,6 +51,22 @@ pub struct Timer {
     helpers: Arc<HelperKernels>,
     start: CudaEvent,
     end: CudaEvent,
+    /// Polls the GPU's clock and power while samples are taken (None: NVML unavailable).
+    pub sampler: Option<gpu_telemetry::Sampler>,
+}
+
+/// Runs `f` under `sampler`, if any: its result and the GPU's state meanwhile.
+pub fn observe<T>(
+    sampler: Option<&gpu_telemetry::Sampler>,
+    f: impl FnOnce() -> T,
+) -> (T, Option<gpu_telemetry::GpuState>) {
+    match sampler {
+        Some(s) => {
+            let (v, polls) = s.record(f);
+            (v, gpu_telemetry::summarize(&polls))
+        }
+        None => (f(), None),
+    }
 }
 
 /// A driver error as an anyhow error naming the operation.
@@ -99,6 +117,7 @@ impl Timer {
             helpers,
             start,
             end,
+            sampler: None,
         })
     }
 
@@ -131,18 +150,25 @@ impl Timer {
         work: Work,
     ) -> anyhow::Result<Measured> {
         self.warm_up(warmup, work)?;
-        let (samples_us, stop, sampling_s) = sample(rule, || {
-            before(&self.stream)?;
-            self.helpers.enqueue_spin(&self.stream, SPIN_CYCLES)?;
-            self.flush.enqueue(&self.stream)?;
-            self.timed(work)
-        })?;
+        // (The sampler leaves self while the closure borrows the rest of it.)
+        let sampler = self.sampler.take();
+        let (r, gpu) = observe(sampler.as_ref(), || {
+            sample(rule, || {
+                before(&self.stream)?;
+                self.helpers.enqueue_spin(&self.stream, SPIN_CYCLES)?;
+                self.flush.enqueue(&self.stream)?;
+                self.timed(work)
+            })
+        });
+        self.sampler = sampler;
+        let (samples_us, stop, sampling_s) = r?;
         Ok(Measured {
             samples_us,
             stop,
             sampling_s,
             launches: 1,
             method: "events",
+            gpu,
         })
     }
 
@@ -175,10 +201,15 @@ impl Timer {
             g.upload().map_err(drv("upload CUDA graph"))?;
         }
         self.warm_up(warmup.div_ceil(n).max(1), &many)?;
-        let (samples_us, stop, sampling_s) = sample(rule, || {
-            before(&self.stream)?;
-            Ok(self.timed(&many)? / n as f64)
-        })?;
+        let sampler = self.sampler.take();
+        let (r, gpu) = observe(sampler.as_ref(), || {
+            sample(rule, || {
+                before(&self.stream)?;
+                Ok(self.timed(&many)? / n as f64)
+            })
+        });
+        self.sampler = sampler;
+        let (samples_us, stop, sampling_s) = r?;
         Ok((
             Measured {
                 samples_us,
@@ -190,6 +221,7 @@ impl Timer {
                 } else {
                     "back_to_back"
                 },
+                gpu,
             },
             fallback,
         ))

@@ -1,0 +1,314 @@
+//! GPU telemetry while a measurement runs.
+//!
+//! This crate owns one question about a timing: at what clock, under which limit, did the
+//! GPU run while it was taken? [`Sampler`] polls NVML (SM clock, board power draw, the
+//! driver's clock-event reasons) on a background thread while a closure runs, stamping
+//! every [`Sample`] with Unix time so that samples can also be attributed to windows that
+//! another process reports (the PyTorch baselines run in a subprocess). [`summarize`] and
+//! [`within`] are pure: samples in, a [`GpuState`] out.
+//!
+//! Why it matters: an H100 SXM held at its 700 W board limit lowers its SM clock (the
+//! `sw_power_cap` reason), so a kernel's back-to-back ("hot") time depends on its energy
+//! per launch as much as on its cycles; a cold sample, taken after an L2 flush and a spin,
+//! runs at the full boost clock. A time without the clock it ran at cannot tell the two
+//! apart.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nvml_wrapper::enum_wrappers::device::Clock;
+use nvml_wrapper::Nvml;
+use serde::{Deserialize, Serialize};
+
+/// How often the sampler polls NVML.
+pub const INTERVAL: Duration = Duration::from_millis(20);
+
+/// What can stop telemetry from being taken.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// NVML could not be loaded or initialised (no driver, no GPU).
+    #[error("NVML unavailable: {0}")]
+    Unavailable(String),
+    /// NVML has no device at this PCI address.
+    #[error("NVML has no GPU at PCI address {pci_bus_id}: {detail}")]
+    NoDevice {
+        /// The address asked for.
+        pci_bus_id: String,
+        /// NVML's error.
+        detail: String,
+    },
+}
+
+/// One poll of the GPU. A field NVML did not answer is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When, seconds since the Unix epoch.
+    pub at_unix_s: f64,
+    /// Current SM clock, MHz.
+    pub sm_mhz: Option<u32>,
+    /// Board power draw, W.
+    pub power_w: Option<f64>,
+    /// NVML's clock-event (throttle) reason bits.
+    pub reasons: Option<u64>,
+}
+
+/// NVML's clock-event reason bits (`nvmlClocksEventReason*`) and the names reported.
+pub const REASONS: [(u64, &str); 9] = [
+    (0x1, "gpu_idle"),
+    (0x2, "applications_clocks_setting"),
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal_slowdown"),
+    (0x40, "hw_thermal_slowdown"),
+    (0x80, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
+];
+/// Reasons that mean the clock was held down by power: the software power cap and the
+/// hardware power brake.
+pub const POWER_LIMIT_BITS: u64 = 0x4 | 0x80;
+/// Reasons that mean the clock was held down by temperature.
+pub const THERMAL_BITS: u64 = 0x20 | 0x40;
+
+/// The names of the reason bits set in `bits`, in [`REASONS`] order; unknown bits as hex.
+pub fn reason_names(bits: u64) -> Vec<String> {
+    let mut out: Vec<String> = REASONS
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let known: u64 = REASONS.iter().map(|(b, _)| b).sum();
+    if bits & !known != 0 {
+        out.push(format!("{:#x}", bits & !known));
+    }
+    out
+}
+
+/// What the GPU did during a set of samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuState {
+    /// Polls taken (every [`INTERVAL`]).
+    pub samples: usize,
+    /// Lowest SM clock seen, MHz.
+    pub sm_mhz_min: u32,
+    /// Median SM clock, MHz.
+    pub sm_mhz_p50: u32,
+    /// Highest SM clock seen, MHz.
+    pub sm_mhz_max: u32,
+    /// Mean board power, W (of the polls that read it).
+    pub power_w_mean: Option<f64>,
+    /// Highest board power seen, W.
+    pub power_w_max: Option<f64>,
+    /// Fraction of polls with a power-limit reason set (`sw_power_cap`,
+    /// `hw_power_brake_slowdown`).
+    pub power_limited: f64,
+    /// Fraction of polls with a thermal reason set.
+    pub thermal_limited: f64,
+    /// Every reason seen in any poll.
+    pub reasons_seen: Vec<String>,
+}
+
+/// The state over `samples`; `None` when no poll read the SM clock.
+pub fn summarize(samples: &[Sample]) -> Option<GpuState> {
+    let mut clocks: Vec<u32> = samples.iter().filter_map(|s| s.sm_mhz).collect();
+    if clocks.is_empty() {
+        return None;
+    }
+    clocks.sort_unstable();
+    let powers: Vec<f64> = samples.iter().filter_map(|s| s.power_w).collect();
+    let reasons: Vec<u64> = samples.iter().filter_map(|s| s.reasons).collect();
+    let frac = |mask: u64| {
+        if reasons.is_empty() {
+            0.0
+        } else {
+            reasons.iter().filter(|r| *r & mask != 0).count() as f64 / reasons.len() as f64
+        }
+    };
+    Some(GpuState {
+        samples: samples.len(),
+        sm_mhz_min: clocks[0],
+        sm_mhz_p50: clocks[(clocks.len() - 1) / 2],
+        sm_mhz_max: clocks[clocks.len() - 1],
+        power_w_mean: (!powers.is_empty())
+            .then(|| powers.iter().sum::<f64>() / powers.len() as f64),
+        power_w_max: powers.iter().copied().reduce(f64::max),
+        power_limited: frac(POWER_LIMIT_BITS),
+        thermal_limited: frac(THERMAL_BITS),
+        reasons_seen: reason_names(reasons.iter().fold(0, |a, r| a | r)),
+    })
+}
+
+/// The samples taken within `[start, end]` (Unix seconds).
+pub fn within(samples: &[Sample], start: f64, end: f64) -> Vec<Sample> {
+    samples
+        .iter()
+        .filter(|s| s.at_unix_s >= start && s.at_unix_s <= end)
+        .copied()
+        .collect()
+}
+
+/// Now, as Unix seconds.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Polls one GPU through NVML.
+pub struct Sampler {
+    nvml: Nvml,
+    pci_bus_id: String,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("pci_bus_id", &self.pci_bus_id)
+            .finish()
+    }
+}
+
+impl Sampler {
+    /// Loads NVML and checks that the GPU at PCI address `pci_bus_id` (`domain:bus:device.0`
+    /// in hex, as CUDA reports it) answers: the same GPU as the CUDA device, whatever order
+    /// CUDA and NVML number devices in.
+    pub fn open(pci_bus_id: &str) -> Result<Sampler, TelemetryError> {
+        let nvml = Nvml::init().map_err(|e| TelemetryError::Unavailable(e.to_string()))?;
+        nvml.device_by_pci_bus_id(pci_bus_id)
+            .map_err(|e| TelemetryError::NoDevice {
+                pci_bus_id: pci_bus_id.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok(Sampler {
+            nvml,
+            pci_bus_id: pci_bus_id.to_string(),
+        })
+    }
+
+    /// The PCI address polled.
+    pub fn pci_bus_id(&self) -> &str {
+        &self.pci_bus_id
+    }
+
+    /// One poll now.
+    pub fn poll(&self) -> Sample {
+        let at_unix_s = unix_now();
+        match self.nvml.device_by_pci_bus_id(self.pci_bus_id.as_str()) {
+            Ok(d) => Sample {
+                at_unix_s,
+                sm_mhz: d.clock_info(Clock::SM).ok(),
+                power_w: d.power_usage().ok().map(|mw| f64::from(mw) / 1000.0),
+                reasons: d.current_throttle_reasons().ok().map(|r| r.bits()),
+            },
+            Err(_) => Sample {
+                at_unix_s,
+                sm_mhz: None,
+                power_w: None,
+                reasons: None,
+            },
+        }
+    }
+
+    /// Runs `f` while a background thread polls every [`INTERVAL`] (and once more at the
+    /// end); returns `f`'s result and the polls.
+    pub fn record<T>(&self, f: impl FnOnce() -> T) -> (T, Vec<Sample>) {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let poller = scope.spawn(|| {
+                let mut out = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    out.push(self.poll());
+                    std::thread::sleep(INTERVAL);
+                }
+                out.push(self.poll());
+                out
+            });
+            let value = f();
+            stop.store(true, Ordering::Relaxed);
+            // A panicking poller loses the polls, never the measurement.
+            (value, poller.join().unwrap_or_default())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(at: f64, mhz: u32, w: f64, reasons: u64) -> Sample {
+        Sample {
+            at_unix_s: at,
+            sm_mhz: Some(mhz),
+            power_w: Some(w),
+            reasons: Some(reasons),
+        }
+    }
+
+    #[test]
+    fn names_known_and_unknown_bits() {
+        assert_eq!(reason_names(0), Vec::<String>::new());
+        assert_eq!(reason_names(0x4), vec!["sw_power_cap"]);
+        assert_eq!(
+            reason_names(0x1 | 0x40),
+            vec!["gpu_idle", "hw_thermal_slowdown"]
+        );
+        assert_eq!(reason_names(0x4 | 0x1000), vec!["sw_power_cap", "0x1000"]);
+    }
+
+    #[test]
+    fn summary_of_nothing_is_none() {
+        assert_eq!(summarize(&[]), None);
+        let blank = Sample {
+            at_unix_s: 1.0,
+            sm_mhz: None,
+            power_w: None,
+            reasons: None,
+        };
+        assert_eq!(summarize(&[blank]), None);
+    }
+
+    #[test]
+    fn summary_counts_power_limited_polls() {
+        let xs = [
+            s(0.0, 1980, 300.0, 0),
+            s(0.1, 1700, 690.0, 0x4),
+            s(0.2, 1650, 700.0, 0x4),
+            s(0.3, 1600, 698.0, 0x4 | 0x20),
+        ];
+        let g = summarize(&xs).unwrap();
+        assert_eq!(
+            (g.sm_mhz_min, g.sm_mhz_p50, g.sm_mhz_max),
+            (1600, 1650, 1980)
+        );
+        assert_eq!(g.power_limited, 0.75);
+        assert_eq!(g.thermal_limited, 0.25);
+        assert_eq!(g.power_w_max, Some(700.0));
+        assert!((g.power_w_mean.unwrap() - 597.0).abs() < 1e-9);
+        assert_eq!(g.reasons_seen, vec!["sw_power_cap", "sw_thermal_slowdown"]);
+    }
+
+    #[test]
+    fn within_keeps_the_window_inclusive() {
+        let xs = [s(1.0, 1, 0.0, 0), s(2.0, 2, 0.0, 0), s(3.0, 3, 0.0, 0)];
+        let w = within(&xs, 2.0, 3.0);
+        assert_eq!(
+            w.iter().map(|x| x.sm_mhz.unwrap()).collect::<Vec<_>>(),
+            [2, 3]
+        );
+    }
+
+    #[test]
+    fn opening_without_a_driver_is_an_error_not_a_panic() {
+        // On a machine with an NVIDIA driver this opens; either way it must not panic.
+        match Sampler::open("0:1:0.0") {
+            Ok(sampler) => {
+                let (v, polls) = sampler.record(|| 7);
+                assert_eq!(v, 7);
+                assert!(!polls.is_empty());
+            }
+            Err(e) => assert!(e.to_string().contains("NVML"), "{e}"),
+            // (A machine whose GPU sits elsewhere answers NoDevice, which also names NVML.)
+        }
+    }
+}
