@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power rows energy pair tmaprobe ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -54,31 +54,6 @@ harness_profile() { # name, entries (space-separated), ncu arguments...
       --page source --print-source sass --csv -k "regex:^$k\$" --launch-count 1 "$bin"
   done
   for f in logs/"$name".*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
-}
-# Stage rows (below; stage pair runs it too): the harness restricted to FA_WG_ONLY (default:
-# the shipped TMA body and the row-group bodies of fa_wg_tma_rows.cuh), checks and standard
-# timings, then canon_6 twice under sustained load (FA_WG_SUSTAIN repetitions of 200
-# launches; the power limit decides the clock) with nvidia-smi polling clocks and power
-# beside it, and cuDNN's hot time under the same load. Logs: logs/rows.*.
-rows_stage() {
-  only=${FA_WG_ONLY:-fa_tma_ns2,fa_tmr_wg2,fa_tmr_wg2s3,fa_tmr_n128,fa_tmr_n128s3}
-  bin=.device/wgmma/fa_wg_selfcheck
-  STEP_LIMIT=300 timed rows.selfcheck env FA_WG_ONLY="$only" "$bin"
-  nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_event_reasons.active \
-    --format=csv -lms 50 > logs/rows.smi.log 2>&1 &
-  smi=$!
-  STEP_LIMIT=300 timed rows.sustain env FA_WG_ONLY="$only" FA_WG_SUSTAIN=${FA_WG_SUSTAIN:-150} FA_WG_SWEEP=16,16 "$bin"
-  timed rows.cudnn python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
-    --head-dim 64 --warmup 20 --min-samples 10 --hot-launches 20 --l2-bytes 52428800 \
-    --seed 1 --scale 0.125 --min-time 3 --timeout 4 --target-rel-stdev 1e-9 --backends cudnn --modes hot
-  kill $smi; wait $smi 2>/dev/null
-  grep -hE "^(kernel|CHECKS|TIME) " logs/rows.selfcheck.log logs/rows.sustain.log >> "$summary"
-  python3 - logs/rows.cudnn.log >> "$summary" <<'PY'
-import json, statistics, sys
-for b in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["baselines"]:
-    x = b["samples_us"]
-    print(b["name"], b["mode"], "p50 %.2f us, second half %.2f us" % (statistics.median(x), statistics.median(x[len(x) // 2:])))
-PY
 }
 # Nsight Compute sections of the profile stages (each adds its own --metrics).
 profile_sections=(--section LaunchStats --section Occupancy --section SpeedOfLight
@@ -237,51 +212,6 @@ for b in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["baseline
     print(sys.argv[1], b["name"], b["mode"], "p50 %.2f us" % statistics.median(b["samples_us"]), len(b["samples_us"]), "samples")
 PY
       done
-      ;;
-    rows) rows_stage ;;
-    energy)
-      # Where fa_tc's energy per launch goes at canon_6 (the hot samples run at the board's
-      # 700 W limit; stage power): per-opcode executed instructions of the TMA body and of
-      # cuDNN's kernel (Nsight Compute), then the body sustained (FA_WG_SUSTAIN) in the normal
-      # harness and in the speed-of-light builds (.device/wgmma/fa_wg_sol1: no loads after
-      # the prologue; fa_wg_sol2: no softmax), nvidia-smi polling clocks and power beside them.
-      bin=.device/wgmma/fa_wg_selfcheck
-      op=(--metrics smsp__inst_executed.sum,sass__inst_executed_per_opcode,sm__cycles_elapsed.avg --print-metric-instances values)
-      (
-        export FA_WG_ONLY=fa_tma_ns2
-        STEP_LIMIT=180 timed energy.opcodes.fa_tma_ns2 ncu --clock-control none "${op[@]}" -k regex:'^fa_tma_ns2_fwd_d64$' --launch-count 1 "$bin"
-      )
-      STEP_LIMIT=180 timed energy.opcodes.cudnn ncu --clock-control none "${op[@]}" -k regex:'sdpa|fprop|fmha|flash|attn' --launch-skip 2 --launch-count 1 \
-        python3 scripts/sdpa_profile.py 16 16 512 64 0 cudnn
-      for f in logs/energy.opcodes.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
-      nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_event_reasons.active \
-        --format=csv -lms 50 > logs/energy.smi.log 2>&1 &
-      smi=$!
-      for b in selfcheck sol1 sol2; do
-        f=.device/wgmma/fa_wg_$b; [ "$b" = selfcheck ] && f=$bin
-        [ -x "$f" ] || { note "energy: $f missing"; continue; }
-        echo "$b $(date +%s.%N)" >> logs/energy.marks.log
-        STEP_LIMIT=200 timed "energy.sustain.$b" env FA_WG_ONLY=fa_tma_ns2,fa_tmr_ns2 FA_WG_SUSTAIN=${FA_WG_SUSTAIN:-150} FA_WG_SWEEP=16,16 "$f"
-        sleep 2
-      done
-      kill $smi; wait $smi 2>/dev/null
-      grep -H "^TIME " logs/energy.sustain.*.log >> "$summary"
-      grep -hE "smsp__inst_executed.sum|sm__cycles_elapsed.avg" logs/energy.opcodes.*.log >> "$summary"
-      ;;
-    pair)
-      # Pairs of CTAs sharing K / V tiles by TMA multicast (fa_wg_tma_rows.cuh, fwd_tma_pair)
-      # against the shipped TMA body: L2 and DRAM bytes per launch (Nsight Compute, the first
-      # canon_6 launch of each), then stage rows' checks, timings and sustained timings.
-      only=${FA_WG_ONLY:-fa_tma_ns2,fa_tmr_ns2,fa_tmp_ns2,fa_tmp_ns3}
-      bin=.device/wgmma/fa_wg_selfcheck
-      for k in fa_tma_ns2 fa_tmp_ns2; do
-        STEP_LIMIT=180 timed "pair.bytes.$k" env FA_WG_ONLY=$k ncu --clock-control none \
-          --metrics lts__t_bytes.sum,dram__bytes_read.sum,dram__bytes_write.sum,gpu__time_duration.sum,smsp__inst_executed.sum \
-          -k "regex:^${k}_fwd_d64\$" --launch-count 1 "$bin"
-      done
-      for f in logs/pair.bytes.*.log; do ncu_lines < "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
-      grep -HE "lts__t_bytes|dram__bytes|gpu__time_duration|inst_executed" logs/pair.bytes.*.log >> "$summary"
-      FA_WG_ONLY=$only rows_stage
       ;;
     tmaprofile)
       # The TMA prototype's body (fa_tma_ns2_fwd_d64, 5 CTAs/SM) under Nsight Compute at its

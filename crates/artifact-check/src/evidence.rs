@@ -530,3 +530,20 @@ pub fn render(out: &Outcome, m: &Matrix) -> String {
     }
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sm_clock;
+    use serde_json::json;
+
+    #[test]
+    fn sm_clock_names_the_clock_and_the_power_cap() {
+        assert_eq!(sm_clock(None), "-");
+        assert_eq!(sm_clock(Some(&json!({"p50_us": 5.0}))), "-");
+        let row = json!({"gpu": {"sm_mhz_p50": 1980, "power_limited": 0.0}});
+        assert_eq!(sm_clock(Some(&row)), "1980 MHz");
+        // bench/canon_6 of 627ddaa, fa_tc hot.
+        let row = json!({"gpu": {"sm_mhz_p50": 1710, "power_limited": 0.8297872340425532}});
+        assert_eq!(sm_clock(Some(&row)), "1710 MHz, power-capped 83%");
+    }
+}

@@ -39,7 +39,6 @@
 
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
-#include "fa_wg_tma_rows.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -49,20 +48,6 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
-// Row groups sharing each stage (fa_wg_tma_rows.cuh).
-//                   name                       D   BN   NS lazy  WG MINB
-FA_WG_TMA_ROWS_ENTRY(fa_tmr_ns2_fwd_d64,        64, 64,  2, true, 1, 5)
-//                 name                 D   BN  NS lazy  WGC ping-pong MINB
-FA_WG_TMA_WS_ENTRY(fa_tws_pp4_fwd_d64, 64, 64, 4, true, 2,  true,     2)
-FA_WG_TMA_WS_ENTRY(fa_tws_np4_fwd_d64, 64, 64, 4, true, 2,  false,    2)
-FA_WG_TMA_WS_ENTRY(fa_tws_pp3_fwd_d64, 64, 64, 3, true, 2,  true,     2)
-FA_WG_TMA_WS_ENTRY(fa_tws_w1_fwd_d64,  64, 64, 3, true, 1,  false,    3)
-FA_WG_TMA_PAIR_ENTRY(fa_tmp_ns2_fwd_d64,        64, 64,  2, true,    5)
-FA_WG_TMA_PAIR_ENTRY(fa_tmp_ns3_fwd_d64,        64, 64,  3, true,    4)
-FA_WG_TMA_ROWS_ENTRY(fa_tmr_wg2_fwd_d64,        64, 64,  2, true, 2, 2)
-FA_WG_TMA_ROWS_ENTRY(fa_tmr_wg2s3_fwd_d64,      64, 64,  3, true, 2, 2)
-FA_WG_TMA_ROWS_ENTRY(fa_tmr_n128_fwd_d64,       64, 128, 2, true, 1, 3)
-FA_WG_TMA_ROWS_ENTRY(fa_tmr_n128s3_fwd_d64,     64, 128, 3, true, 1, 2)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -105,13 +90,7 @@ struct Kernel {
     int block_m;
     int d;  // head dim the entry computes (the cases of another D skip it)
     bool tma = false;  // a TMA entry (fa_wg_tma.cuh): K and V as tensor maps
-    int cluster = 1;   // CTAs per cluster along x (__cluster_dims__): grid.x must divide
 };
-
-// Whether kernel k can launch at case c (a cluster entry needs grid.x a multiple of its size).
-static bool launches(const Kernel& k, int S) {
-    return ((S + k.block_m - 1) / k.block_m) % k.cluster == 0;
-}
 
 // FA_WG_ONLY=a,b,...: check and time only the named kernels (every kernel when unset).
 static bool selected(const char* name) {
@@ -166,17 +145,6 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
-    {"fa_tmr_ns2", (fa_entry_t)fa_tmr_ns2_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 2, 1), 128, 64, 64, true},
-    {"fa_tws_pp4", (fa_entry_t)fa_tws_pp4_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true},
-    {"fa_tws_np4", (fa_entry_t)fa_tws_np4_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true},
-    {"fa_tws_pp3", (fa_entry_t)fa_tws_pp3_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 3, 2), 288, 128, 64, true},
-    {"fa_tws_w1", (fa_entry_t)fa_tws_w1_fwd_d64, FA_WG_TMA_WS_SMEM_BYTES(64, 64, 3, 1), 160, 64, 64, true},
-    {"fa_tmp_ns2", (fa_entry_t)fa_tmp_ns2_fwd_d64, FA_WG_TMA_PAIR_SMEM_BYTES(64, 64, 2), 128, 64, 64, true, 2},
-    {"fa_tmp_ns3", (fa_entry_t)fa_tmp_ns3_fwd_d64, FA_WG_TMA_PAIR_SMEM_BYTES(64, 64, 3), 128, 64, 64, true, 2},
-    {"fa_tmr_wg2", (fa_entry_t)fa_tmr_wg2_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 2, 2), 256, 128, 64, true},
-    {"fa_tmr_wg2s3", (fa_entry_t)fa_tmr_wg2s3_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 64, 3, 2), 256, 128, 64, true},
-    {"fa_tmr_n128", (fa_entry_t)fa_tmr_n128_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 128, 2, 1), 128, 64, 64, true},
-    {"fa_tmr_n128s3", (fa_entry_t)fa_tmr_n128s3_fwd_d64, FA_WG_TMA_ROWS_SMEM_BYTES(64, 128, 3, 1), 128, 64, 64, true},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -359,7 +327,7 @@ static bool check_case(const Case& c, unsigned seed) {
     for (int ki = 0; ki < kNumKernels; ++ki) {
         const Kernel& k = kKernels[ki];
         if (!selected(k.name)) continue;
-        if (k.d != c.D || !launches(k, c.S)) continue;
+        if (k.d != c.D) continue;
         std::vector<__half> out[2];
         for (int rep = 0; rep < 2; ++rep) {
             CK(cudaMemset(dobuf, 0xFF, (n + 2 * guard) * sizeof(__half)));  // fp16 NaN
@@ -468,7 +436,7 @@ static void time_case(const Case& c, unsigned seed, const int4* flush_buf, size_
     for (int ki = 0; ki < kNumKernels; ++ki) {
         const Kernel& k = kKernels[ki];
         if (!selected(k.name)) continue;
-        if (k.d != c.D || !launches(k, c.S)) continue;
+        if (k.d != c.D) continue;
         std::vector<double> hot;
         for (int rep = 0; rep < hot_reps(); ++rep) {
             for (int w = 0; w < 20; ++w) launch(k, c, in.dq, in.dk, in.dv, dO);

@@ -187,6 +187,21 @@ mod tests {
 
     /// A real CPython that cannot import torch (site-packages off with -S): the baselines
     /// are skipped with Python's own reason, never a panic or a pass.
+    /// The sampling window the script reports (for the bench's GPU polls) parses; output of
+    /// a script from before it still parses, without one.
+    #[test]
+    fn parses_the_sampling_window() {
+        let text = r#"{"torch": "2.11.0+cu130", "device": "NVIDIA H100 80GB HBM3", "baselines": [{"name": "torch_sdpa_cudnn", "mode": "hot", "samples_us": [50.1, 50.3], "stop_reason": "noise_stable", "sampling_s": 0.6, "launches_per_sample": 20, "method": "graph", "max_abs_err": 0.0009, "window_unix_s": [1795788516.25, 1795788516.87]}], "unavailable": []}"#;
+        let o: SdpaOutput = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            o.baselines[0].window_unix_s,
+            Some([1795788516.25, 1795788516.87])
+        );
+        let old = text.replace(r#", "window_unix_s": [1795788516.25, 1795788516.87]"#, "");
+        let o: SdpaOutput = serde_json::from_str(&old).unwrap();
+        assert_eq!(o.baselines[0].window_unix_s, None);
+    }
+
     #[test]
     fn python_without_torch_is_a_reason_not_a_failure() {
         let (_d, py) = fake_python("exec python3 -I -S \"$@\"");
