@@ -232,6 +232,42 @@ pub struct Row {
     /// The change.
     #[serde(flatten)]
     pub change: Change,
+    /// Set when the two runs' GPU states differ enough to explain part of the change (see
+    /// [`clock_difference`]); absent when they agree or either run has no GPU state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_note: Option<String>,
+}
+
+/// Relative SM-clock difference above which two timings ran at materially different clocks.
+pub const CLOCK_TOLERANCE: f64 = 0.02;
+
+/// Why two timings' GPU states make them hard to compare, if they do: median SM clocks more
+/// than [`CLOCK_TOLERANCE`] apart, or one held by the power limit in most of its polls and
+/// the other in few (a change in energy per launch, or in the board's temperature, can move
+/// the clock without the code changing).
+pub fn clock_difference(
+    old: &gpu_telemetry::GpuState,
+    new: &gpu_telemetry::GpuState,
+) -> Option<String> {
+    let rel = f64::from(new.sm_mhz_p50) / f64::from(old.sm_mhz_p50.max(1)) - 1.0;
+    let capped = |g: &gpu_telemetry::GpuState| g.power_limited >= 0.5;
+    if rel.abs() <= CLOCK_TOLERANCE && capped(old) == capped(new) {
+        return None;
+    }
+    let cap = |g: &gpu_telemetry::GpuState| {
+        if g.power_limited > 0.0 {
+            format!(" (power-capped {:.0}%)", g.power_limited * 100.0)
+        } else {
+            String::new()
+        }
+    };
+    Some(format!(
+        "SM clock {} MHz{} -> {} MHz{}",
+        old.sm_mhz_p50,
+        cap(old),
+        new.sm_mhz_p50,
+        cap(new)
+    ))
 }
 
 /// A comparison of two runs.
@@ -304,6 +340,10 @@ pub fn compare_files(
                 kind: n.kind.to_string(),
                 mode: n.mode.to_string(),
                 change: compare_samples(&o.samples_us, &n.samples_us, opts),
+                clock_note: match (&o.gpu, &n.gpu) {
+                    (Some(a), Some(b)) => clock_difference(a, b),
+                    _ => None,
+                },
             }),
             None => unmatched.push(format!("{} (new only)", key(n))),
         }
@@ -332,6 +372,78 @@ pub fn compare_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gpu(mhz: u32, capped: f64) -> gpu_telemetry::GpuState {
+        gpu_telemetry::GpuState {
+            samples: 25,
+            sm_mhz_min: mhz,
+            sm_mhz_p50: mhz,
+            sm_mhz_max: mhz,
+            power_w_mean: Some(600.0),
+            power_w_max: Some(700.0),
+            power_limited: capped,
+            thermal_limited: 0.0,
+            reasons_seen: vec![],
+        }
+    }
+
+    #[test]
+    fn clock_difference_flags_a_moved_clock_or_a_new_power_cap() {
+        assert_eq!(clock_difference(&gpu(1980, 0.0), &gpu(1980, 0.0)), None);
+        assert_eq!(clock_difference(&gpu(1980, 0.0), &gpu(1950, 0.0)), None);
+        assert_eq!(clock_difference(&gpu(1710, 0.83), &gpu(1740, 0.88)), None);
+        // bench/canon_6 of 627ddaa: cold against hot of fa_tc.
+        assert_eq!(
+            clock_difference(&gpu(1980, 0.0), &gpu(1710, 0.83)).as_deref(),
+            Some("SM clock 1980 MHz -> 1710 MHz (power-capped 83%)")
+        );
+        // Same clock, but one capped most of the time.
+        assert!(clock_difference(&gpu(1965, 0.1), &gpu(1965, 0.9)).is_some());
+    }
+
+    #[test]
+    fn compare_files_notes_the_clock_only_where_both_runs_have_it() {
+        let set = |median: f64, g: Option<gpu_telemetry::GpuState>| SampleSet {
+            name: "fa_tc".into(),
+            kind: crate::record::SetKind::Kernel,
+            mode: crate::record::Mode::Hot,
+            launches_per_sample: 20,
+            samples_us: crate::synthetic::samples(7, 60, median, 0.01),
+            gpu: g,
+        };
+        let file = |s: SampleSet| SamplesFile {
+            schema_version: 1,
+            tool: "bench".into(),
+            config: "canon_6".into(),
+            device: Some("NVIDIA H100 80GB HBM3".into()),
+            git_commit: None,
+            synthetic: true,
+            note: None,
+            sets: vec![s],
+        };
+        let o = CompareOptions::default();
+        let r = compare_files(
+            &file(set(47.4, Some(gpu(1980, 0.0)))),
+            &file(set(51.7, Some(gpu(1710, 0.83)))),
+            &o,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.rows[0].change.call, Call::Slower);
+        assert!(r.rows[0]
+            .clock_note
+            .as_deref()
+            .unwrap()
+            .contains("1710 MHz"));
+        let r = compare_files(
+            &file(set(47.4, None)),
+            &file(set(51.7, Some(gpu(1710, 0.83)))),
+            &o,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.rows[0].clock_note, None);
+    }
 
     #[test]
     fn mann_whitney_matches_scipy_asymptotic() {

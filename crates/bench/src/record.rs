@@ -246,6 +246,10 @@ pub struct SampleSet {
     pub launches_per_sample: u32,
     /// Per-launch times, us, in the order taken.
     pub samples_us: Vec<f64>,
+    /// The GPU's state while they were taken (see [`Timing::gpu`]); absent in files written
+    /// before it, or without NVML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<gpu_telemetry::GpuState>,
 }
 
 /// `samples.json`: every raw sample of a run.

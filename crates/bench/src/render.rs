@@ -113,6 +113,8 @@ struct CompareRow {
     ci_95: String,
     p_value: String,
     call: String,
+    /// The two runs' SM clocks where they differ (`bench::compare::clock_difference`).
+    gpu: String,
 }
 
 /// A comparison as a table.
@@ -131,6 +133,7 @@ pub fn compare_table(r: &Report) -> String {
                 ci_95: format!("[{:+.2}%, {:+.2}%]", c.ci_low * 100.0, c.ci_high * 100.0),
                 p_value: format!("{:.3}", c.p_value),
                 call: c.call.to_string(),
+                gpu: row.clock_note.clone().unwrap_or_else(|| "-".into()),
             }
         })
         .collect();
@@ -302,6 +305,7 @@ mod tests {
                 mode: Mode::Cold,
                 launches_per_sample: 1,
                 samples_us: crate::synthetic::samples(1, 50, 20.0, 0.02),
+                gpu: None,
             },
             SampleSet {
                 name: "torch_sdpa_flash".into(),
@@ -309,6 +313,7 @@ mod tests {
                 mode: Mode::Cold,
                 launches_per_sample: 1,
                 samples_us: crate::synthetic::samples(2, 50, 25.0, 0.02),
+                gpu: None,
             },
         ];
         write_svg(&p, "canon_3", &sets, &[("cold".into(), 1.19)]).unwrap();

@@ -31,6 +31,7 @@ fn file(device: &str, sets: &[(Mode, u64, usize, f64, f64)]) -> SamplesFile {
                 mode,
                 launches_per_sample: if mode == Mode::Hot { 20 } else { 1 },
                 samples_us: bench::synthetic::samples(seed, n, median, noise),
+                gpu: None,
             })
             .collect(),
     }

@@ -69,6 +69,14 @@ pub fn main(
     for u in &report.unmatched {
         out.line(format!("not compared: {u}"));
     }
+    for r in &report.rows {
+        if let Some(note) = &r.clock_note {
+            out.line(format!(
+                "note: {}/{} ran at a different clock ({note}): part of its change may be the clock's, not the code's",
+                r.name, r.mode
+            ));
+        }
+    }
     out.summary(&report).context("printing the comparison")?;
     if let Some(path) = &common.junit {
         crate::ci::junit_compare(&report).write(path)?;

@@ -623,6 +623,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
                     mode,
                     launches_per_sample: m.launches,
                     samples_us: m.samples_us.clone(),
+                    gpu: m.gpu.clone(),
                 });
             }
         }
@@ -793,6 +794,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
                         mode: b.mode,
                         launches_per_sample: m.launches,
                         samples_us: m.samples_us,
+                        gpu: m.gpu,
                     });
                 }
             }
