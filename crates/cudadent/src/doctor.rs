@@ -62,6 +62,19 @@ pub fn run(common: &CommonArgs) -> anyhow::Result<u8> {
                 i.l2_bytes >> 20,
                 i.total_mem_bytes >> 30
             ));
+            out.line(match gpu_telemetry::Sampler::open(&i.pci_bus_id) {
+                Ok(s) => {
+                    let p = s.poll();
+                    format!(
+                        "ok       NVML for the GPU at PCI {} (SM clock now {} MHz)",
+                        s.pci_bus_id(),
+                        p.sm_mhz.map_or("?".into(), |m| m.to_string())
+                    )
+                }
+                Err(e) => {
+                    format!("MISSING  NVML: bench timings carry no SM clock or power state ({e})")
+                }
+            });
         }
         Err(e) => out.line(format!(
             "MISSING  GPU: disables oracle, sanitizer-gate and bench ({e})"

@@ -5,7 +5,7 @@
 //!   the same common flags, and prints one table of verdicts. Gates that need a GPU report
 //!   "not run" (exit 3) on a machine without one; the others still run.
 //! - `cudadent doctor` prints, one line each, what this machine has (toolchain, driver,
-//!   GPU, compute-sanitizer, ncu, python3 with torch) and what each missing piece disables.
+//!   GPU, NVML, compute-sanitizer, ncu, python3 with torch) and what each missing piece disables.
 //!
 //! The gates own their logic; this binary owns only the order and the roll-up.
 
