@@ -181,6 +181,10 @@ for stage in "${stages[@]}"; do
       # power and the clock-event reasons every 20 ms while fa_tc (bench, >= 4 s per mode) and
       # then cuDNN (scripts/sdpa_baseline.py, the same times) run, with 2 s idle around each;
       # logs/power.marks.log has the phase boundaries (epoch seconds). Not evidence.
+      # cuDNN at canon_6 (H100: 50 MiB L2), sampled for at least 4 s per mode.
+      cudnn_canon_6=(--batch 16 --heads 16 --seq-len 512 --head-dim 64 --warmup 20 --min-samples 10
+        --hot-launches 20 --l2-bytes 52428800 --seed 1 --scale 0.125 --min-time 4 --timeout 6
+        --target-rel-stdev 1e-9 --backends cudnn)
       fields=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
       nvidia-smi --query-gpu=$fields --format=csv -lms 20 > logs/power.smi.log 2>&1 &
       smi=$!
@@ -189,19 +193,14 @@ for stage in "${stages[@]}"; do
       sleep 2; mark fa_tc.start
       timed power.bench bench --config kernels/attention/variants/wgmma/power_canon_6.toml --out artifacts-power
       mark fa_tc.end; sleep 2; mark cudnn.start
-      timed power.cudnn python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
-        --head-dim 64 --warmup 20 --min-samples 10 --hot-launches 20 --l2-bytes 52428800 \
-        --seed 1 --scale 0.125 --min-time 4 --timeout 6 --target-rel-stdev 1e-9 --backends cudnn
+      timed power.cudnn python3 scripts/sdpa_baseline.py "${cudnn_canon_6[@]}"
       mark cudnn.end; sleep 2
       # Cold samples after an L2 flush that leaves dirty lines (zeroing, not reading, the
       # flush buffer), as a hot launch finds the previous launch's O: is that the gap?
       mark fa_tc.write.start
       timed power.bench.write bench --config kernels/attention/variants/wgmma/power_canon_6.toml --out artifacts-power-write --l2-flush write
       mark fa_tc.write.end; sleep 2; mark cudnn.write.start
-      timed power.cudnn.write python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
-        --head-dim 64 --warmup 20 --min-samples 10 --hot-launches 20 --l2-bytes 52428800 \
-        --seed 1 --scale 0.125 --min-time 4 --timeout 6 --target-rel-stdev 1e-9 --backends cudnn \
-        --modes cold --l2-flush write
+      timed power.cudnn.write python3 scripts/sdpa_baseline.py "${cudnn_canon_6[@]}" --modes cold --l2-flush write
       mark cudnn.write.end; sleep 1
       kill $smi; wait $smi 2>/dev/null
       grep -hE "fa_tc" logs/power.bench.log logs/power.bench.write.log >> "$summary"

@@ -254,19 +254,10 @@ pub fn clock_difference(
     if rel.abs() <= CLOCK_TOLERANCE && capped(old) == capped(new) {
         return None;
     }
-    let cap = |g: &gpu_telemetry::GpuState| {
-        if g.power_limited > 0.0 {
-            format!(" (power-capped {:.0}%)", g.power_limited * 100.0)
-        } else {
-            String::new()
-        }
-    };
     Some(format!(
-        "SM clock {} MHz{} -> {} MHz{}",
-        old.sm_mhz_p50,
-        cap(old),
-        new.sm_mhz_p50,
-        cap(new)
+        "SM clock {} -> {}",
+        old.clock_label(),
+        new.clock_label()
     ))
 }
 

@@ -30,15 +30,7 @@ struct RunRow {
 
 /// `1650 MHz (power-capped 100%)`, `1980 MHz`, or `-` without telemetry.
 pub fn gpu_cell(g: Option<&gpu_telemetry::GpuState>) -> String {
-    match g {
-        None => "-".into(),
-        Some(g) if g.power_limited > 0.0 => format!(
-            "{} MHz (power-capped {:.0}%)",
-            g.sm_mhz_p50,
-            g.power_limited * 100.0
-        ),
-        Some(g) => format!("{} MHz", g.sm_mhz_p50),
-    }
+    g.map_or_else(|| "-".into(), gpu_telemetry::GpuState::clock_label)
 }
 
 fn run_row(name: &str, t: &Timing, speedup: String) -> RunRow {

@@ -138,6 +138,29 @@ pub fn summarize(samples: &[Sample]) -> Option<GpuState> {
     })
 }
 
+impl GpuState {
+    /// `1710 MHz (power-capped 83%)`, or `1980 MHz` when no poll was power-limited.
+    pub fn clock_label(&self) -> String {
+        if self.power_limited > 0.0 {
+            format!(
+                "{} MHz (power-capped {:.0}%)",
+                self.sm_mhz_p50,
+                self.power_limited * 100.0
+            )
+        } else {
+            format!("{} MHz", self.sm_mhz_p50)
+        }
+    }
+}
+
+/// Runs `f` under `sampler` when there is one ([`Sampler::record`]); without one, no polls.
+pub fn record_with<T>(sampler: Option<&Sampler>, f: impl FnOnce() -> T) -> (T, Vec<Sample>) {
+    match sampler {
+        Some(s) => s.record(f),
+        None => (f(), Vec::new()),
+    }
+}
+
 /// The samples taken within `[start, end]` (Unix seconds).
 pub fn within(samples: &[Sample], start: f64, end: f64) -> Vec<Sample> {
     samples
@@ -286,6 +309,21 @@ mod tests {
         assert_eq!(g.power_w_max, Some(700.0));
         assert!((g.power_w_mean.unwrap() - 597.0).abs() < 1e-9);
         assert_eq!(g.reasons_seen, vec!["sw_power_cap", "sw_thermal_slowdown"]);
+    }
+
+    #[test]
+    fn clock_label_names_the_power_cap_only_when_seen() {
+        let mut g = summarize(&[s(0.0, 1980, 300.0, 0)]).unwrap();
+        assert_eq!(g.clock_label(), "1980 MHz");
+        g.sm_mhz_p50 = 1710;
+        g.power_limited = 0.83;
+        assert_eq!(g.clock_label(), "1710 MHz (power-capped 83%)");
+    }
+
+    #[test]
+    fn record_with_no_sampler_runs_f_and_polls_nothing() {
+        let (v, polls) = record_with(None, || 3);
+        assert_eq!((v, polls.len()), (3, 0));
     }
 
     #[test]

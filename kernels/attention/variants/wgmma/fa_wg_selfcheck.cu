@@ -438,7 +438,8 @@ static void time_case(const Case& c, unsigned seed, const int4* flush_buf, size_
         if (!selected(k.name)) continue;
         if (k.d != c.D) continue;
         std::vector<double> hot;
-        for (int rep = 0; rep < hot_reps(); ++rep) {
+        const int reps = hot_reps();
+        for (int rep = 0; rep < reps; ++rep) {
             for (int w = 0; w < 20; ++w) launch(k, c, in.dq, in.dk, in.dv, dO);
             CK(cudaGetLastError());
             CK(cudaEventRecord(e0));

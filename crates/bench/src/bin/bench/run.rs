@@ -737,14 +737,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         // The script reports each set's sampling window; the polls taken meanwhile (this
         // process's sampler) are attributed to the windows.
         let script = sdpa_script(cli);
-        let run_sdpa = || crate::sdpa::run(&cli.python, &script, &cfg, scale, &method);
-        let (outcome, polls) = match timer.sampler.as_ref() {
-            Some(s) => {
-                let (o, p) = s.record(run_sdpa);
-                (o, Some(p))
-            }
-            None => (run_sdpa(), None),
-        };
+        let (outcome, polls) = gpu_telemetry::record_with(timer.sampler.as_ref(), || {
+            crate::sdpa::run(&cli.python, &script, &cfg, scale, &method)
+        });
         match outcome {
             Ok(o) => {
                 notes.push(format!("PyTorch {} on {}", o.torch, o.device));
@@ -775,12 +770,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
                         } else {
                             "back_to_back"
                         },
-                        gpu: match (&polls, b.window_unix_s) {
-                            (Some(p), Some([from, to])) => {
-                                gpu_telemetry::summarize(&gpu_telemetry::within(p, from, to))
-                            }
-                            _ => None,
-                        },
+                        gpu: b.window_unix_s.and_then(|[from, to]| {
+                            gpu_telemetry::summarize(&gpu_telemetry::within(&polls, from, to))
+                        }),
                     };
                     if let Some(timing) = timing_of(b.mode, &m, &work, &peaks) {
                         baselines.push(BaselineResult {

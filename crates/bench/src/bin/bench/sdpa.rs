@@ -185,8 +185,6 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sdpa_baseline.py")
     }
 
-    /// A real CPython that cannot import torch (site-packages off with -S): the baselines
-    /// are skipped with Python's own reason, never a panic or a pass.
     /// The sampling window the script reports (for the bench's GPU polls) parses; output of
     /// a script from before it still parses, without one.
     #[test]
@@ -202,6 +200,8 @@ mod tests {
         assert_eq!(o.baselines[0].window_unix_s, None);
     }
 
+    /// A real CPython that cannot import torch (site-packages off with -S): the baselines
+    /// are skipped with Python's own reason, never a panic or a pass.
     #[test]
     fn python_without_torch_is_a_reason_not_a_failure() {
         let (_d, py) = fake_python("exec python3 -I -S \"$@\"");

@@ -55,20 +55,6 @@ pub struct Timer {
     pub sampler: Option<gpu_telemetry::Sampler>,
 }
 
-/// Runs `f` under `sampler`, if any: its result and the GPU's state meanwhile.
-pub fn observe<T>(
-    sampler: Option<&gpu_telemetry::Sampler>,
-    f: impl FnOnce() -> T,
-) -> (T, Option<gpu_telemetry::GpuState>) {
-    match sampler {
-        Some(s) => {
-            let (v, polls) = s.record(f);
-            (v, gpu_telemetry::summarize(&polls))
-        }
-        None => (f(), None),
-    }
-}
-
 /// A driver error as an anyhow error naming the operation.
 pub fn drv(op: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> anyhow::Error {
     move |e| anyhow::anyhow!("CUDA driver: {op} failed: {e}")
@@ -150,17 +136,12 @@ impl Timer {
         work: Work,
     ) -> anyhow::Result<Measured> {
         self.warm_up(warmup, work)?;
-        // (The sampler leaves self while the closure borrows the rest of it.)
-        let sampler = self.sampler.take();
-        let (r, gpu) = observe(sampler.as_ref(), || {
-            sample(rule, || {
-                before(&self.stream)?;
-                self.helpers.enqueue_spin(&self.stream, SPIN_CYCLES)?;
-                self.flush.enqueue(&self.stream)?;
-                self.timed(work)
-            })
+        let (r, gpu) = self.sample_observed(rule, |t| {
+            before(&t.stream)?;
+            t.helpers.enqueue_spin(&t.stream, SPIN_CYCLES)?;
+            t.flush.enqueue(&t.stream)?;
+            t.timed(work)
         });
-        self.sampler = sampler;
         let (samples_us, stop, sampling_s) = r?;
         Ok(Measured {
             samples_us,
@@ -201,14 +182,10 @@ impl Timer {
             g.upload().map_err(drv("upload CUDA graph"))?;
         }
         self.warm_up(warmup.div_ceil(n).max(1), &many)?;
-        let sampler = self.sampler.take();
-        let (r, gpu) = observe(sampler.as_ref(), || {
-            sample(rule, || {
-                before(&self.stream)?;
-                Ok(self.timed(&many)? / n as f64)
-            })
+        let (r, gpu) = self.sample_observed(rule, |t| {
+            before(&t.stream)?;
+            Ok(t.timed(&many)? / n as f64)
         });
-        self.sampler = sampler;
         let (samples_us, stop, sampling_s) = r?;
         Ok((
             Measured {
@@ -225,6 +202,21 @@ impl Timer {
             },
             fallback,
         ))
+    }
+
+    /// [`sample`] with the sampler, if any, polling meanwhile: the samples and the GPU's
+    /// state while they were taken.
+    fn sample_observed(
+        &mut self,
+        rule: &StopRule,
+        mut one: impl FnMut(&mut Self) -> anyhow::Result<f64>,
+    ) -> (anyhow::Result<Sampled>, Option<gpu_telemetry::GpuState>) {
+        // The sampler leaves self while `one` borrows the rest of it.
+        let sampler = self.sampler.take();
+        let (r, polls) =
+            gpu_telemetry::record_with(sampler.as_ref(), || sample(rule, || one(self)));
+        self.sampler = sampler;
+        (r, gpu_telemetry::summarize(&polls))
     }
 
     /// `runs` untimed runs of `work`, then a wait for them.
@@ -253,12 +245,15 @@ impl Timer {
     }
 }
 
+/// What [`sample`] returns: the samples (us), why sampling stopped, the wall time spent (s).
+type Sampled = (Vec<f64>, StopReason, f64);
+
 /// Takes samples (`one` enqueues and times one, in us) until `rule` stops: the samples, why
 /// it stopped and the wall time spent.
 fn sample(
     rule: &StopRule,
     mut one: impl FnMut() -> anyhow::Result<f64>,
-) -> anyhow::Result<(Vec<f64>, StopReason, f64)> {
+) -> anyhow::Result<Sampled> {
     let mut sampler = Sampler::new(*rule);
     let t0 = Instant::now();
     let stop = loop {
