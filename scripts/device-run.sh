@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power wsr tmaprobe ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
@@ -211,29 +211,6 @@ for b in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["baseline
     print(sys.argv[1], b["name"], b["mode"], "p50 %.2f us" % statistics.median(b["samples_us"]), len(b["samples_us"]), "samples")
 PY
       done
-      ;;
-    wsr)
-      # The prebuilt wgmma harness on the register-reallocating prototype (fa_wg_tma_wsr.cuh)
-      # against the shipped TMA body: checks and the standard timings, then canon_6 sustained
-      # at the board's power limit (FA_WG_SUSTAIN) with nvidia-smi polling clocks and power,
-      # then cuDNN hot for the same 4 s. Not evidence.
-      only=${FA_WG_ONLY:-fa_tma_ns2,fa_wsr_n128pp,fa_wsr_n128,fa_wsr_n128pp_p1,fa_wsr_n128_p1,fa_wsr_n64pp,fa_wsr_n64,fa_wsr_n64pp_p2}
-      bin=.device/wgmma/fa_wg_selfcheck
-      STEP_LIMIT=300 timed wsr.selfcheck env FA_WG_ONLY="$only" "$bin"
-      fields=timestamp,clocks.sm,power.draw,clocks_event_reasons.active
-      nvidia-smi --query-gpu=$fields --format=csv -lms 50 > logs/wsr.smi.log 2>&1 &
-      smi=$!
-      STEP_LIMIT=300 timed wsr.sustain env FA_WG_ONLY="$only" FA_WG_SWEEP=16 FA_WG_SUSTAIN="${FA_WG_SUSTAIN:-40}" "$bin"
-      timed wsr.cudnn python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
-        --head-dim 64 --warmup 20 --min-samples 10 --hot-launches 20 --l2-bytes 52428800 --seed 1 \
-        --scale 0.125 --min-time 4 --timeout 6 --target-rel-stdev 1e-9 --backends cudnn --modes hot
-      kill $smi; wait $smi 2>/dev/null
-      grep -hE "^(kernel|CHECK .*FAIL|CHECKS|TIME) " logs/wsr.selfcheck.log logs/wsr.sustain.log >> "$summary"
-      python3 - logs/wsr.cudnn.log >> "$summary" <<'PY'
-import json, statistics, sys
-for b in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["baselines"]:
-    print(sys.argv[1], b["name"], b["mode"], "p50 %.2f us" % statistics.median(b["samples_us"]), len(b["samples_us"]), "samples")
-PY
       ;;
     tmaprofile)
       # The TMA prototype's body (fa_tma_ns2_fwd_d64, 5 CTAs/SM) under Nsight Compute at its

@@ -39,7 +39,6 @@
 
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
-#include "fa_wg_tma_wsr.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -49,20 +48,6 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
-// Producer warpgroup + two consumer warpgroups with register reallocation (fa_wg_tma_wsr.cuh).
-//                  name                D   BN  NS lazy  PP    MINB REG_P REG_C
-FA_WG_TMA_WSR_ENTRY(fa_wsr_n128pp_fwd_d64, 64, 128, 3, true, true,  1,   40,   232)
-FA_WG_TMA_WSR_ENTRY(fa_wsr_n128_fwd_d64,   64, 128, 3, true, false, 1,   40,   232)
-FA_WG_TMA_WSR_ENTRY(fa_wsr_n64pp_fwd_d64,  64, 64,  4, true, true,  2,   24,   104)
-FA_WG_TMA_WSR_ENTRY(fa_wsr_n64_fwd_d64,    64, 64,  4, true, false, 2,   24,   104)
-// One warpgroup, two 64-row blocks sharing each stage (fa_wg_tma_wsr.cuh, fwd_tma_dual).
-//                   name                  D   BN  NS lazy  XT     MINB
-FA_WG_TMA_DUAL_ENTRY(fa_dual_ns2_fwd_d64,  64, 64, 2, true, false, 3)
-FA_WG_TMA_DUAL_ENTRY(fa_dual_ns3_fwd_d64,  64, 64, 3, true, false, 3)
-FA_WG_TMA_DUAL_ENTRY(fa_dual_xt3_fwd_d64,  64, 64, 3, true, true,  3)
-// The shipped TMA body with l on the tensor cores (fwd_tma_ls).
-//                 name                D   BN  NS lazy  MINB
-FA_WG_TMA_LS_ENTRY(fa_tls_ns2_fwd_d64, 64, 64, 2, true, 5)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -105,9 +90,7 @@ struct Kernel {
     int block_m;
     int d;  // head dim the entry computes (the cases of another D skip it)
     bool tma = false;  // a TMA entry (fa_wg_tma.cuh): K and V as tensor maps
-    int persist = 0;   // > 0: a grid of this many CTAs per SM (at most one per unit), 1-D
 };
-static int g_num_sms = 0;
 
 // FA_WG_ONLY=a,b,...: check and time only the named kernels (every kernel when unset).
 static bool selected(const char* name) {
@@ -162,17 +145,6 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
-    {"fa_wsr_n128pp", (fa_entry_t)fa_wsr_n128pp_fwd_d64, FA_WG_TMA_WSR_SMEM_BYTES(64, 128, 3), 384, 128, 64, true},
-    {"fa_wsr_n128", (fa_entry_t)fa_wsr_n128_fwd_d64, FA_WG_TMA_WSR_SMEM_BYTES(64, 128, 3), 384, 128, 64, true},
-    {"fa_wsr_n128pp_p1", (fa_entry_t)fa_wsr_n128pp_fwd_d64, FA_WG_TMA_WSR_SMEM_BYTES(64, 128, 3), 384, 128, 64, true, 1},
-    {"fa_wsr_n128_p1", (fa_entry_t)fa_wsr_n128_fwd_d64, FA_WG_TMA_WSR_SMEM_BYTES(64, 128, 3), 384, 128, 64, true, 1},
-    {"fa_wsr_n64pp", (fa_entry_t)fa_wsr_n64pp_fwd_d64, FA_WG_TMA_WSR_SMEM_BYTES(64, 64, 4), 384, 128, 64, true},
-    {"fa_wsr_n64", (fa_entry_t)fa_wsr_n64_fwd_d64, FA_WG_TMA_WSR_SMEM_BYTES(64, 64, 4), 384, 128, 64, true},
-    {"fa_tls_ns2", (fa_entry_t)fa_tls_ns2_fwd_d64, FA_WG_TMA_LS_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
-    {"fa_dual_ns2", (fa_entry_t)fa_dual_ns2_fwd_d64, FA_WG_TMA_DUAL_SMEM_BYTES(64, 64, 2), 128, 128, 64, true},
-    {"fa_dual_ns3", (fa_entry_t)fa_dual_ns3_fwd_d64, FA_WG_TMA_DUAL_SMEM_BYTES(64, 64, 3), 128, 128, 64, true},
-    {"fa_dual_xt3", (fa_entry_t)fa_dual_xt3_fwd_d64, FA_WG_TMA_DUAL_SMEM_BYTES(64, 64, 3), 128, 128, 64, true},
-    {"fa_wsr_n64pp_p2", (fa_entry_t)fa_wsr_n64pp_fwd_d64, FA_WG_TMA_WSR_SMEM_BYTES(64, 64, 4), 384, 128, 64, true, 2},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -259,10 +231,6 @@ static CUtensorMap tensor_map(const __half* base, const Case& c) {
 static void launch(const Kernel& k, const Case& c, const __half* q, const __half* kk,
                    const __half* v, __half* o, cudaStream_t st = 0) {
     dim3 grid((c.S + k.block_m - 1) / k.block_m, c.H, c.B), block(k.threads, 1, 1);
-    if (k.persist > 0) {
-        const int units = (int)(grid.x * grid.y * grid.z);
-        grid = dim3(std::min(units, g_num_sms * k.persist), 1, 1);
-    }
     if (k.tma) {
         const CUtensorMap mk = tensor_map(kk, c);
         const CUtensorMap mv = tensor_map(v, c);
@@ -520,7 +488,6 @@ int main() {
     printf("device: %s (sm_%d%d), %d SMs, %zu B smem/SM, %zu B smem/block opt-in\n", prop.name,
            prop.major, prop.minor, prop.multiProcessorCount, prop.sharedMemPerMultiprocessor,
            prop.sharedMemPerBlockOptin);
-    g_num_sms = prop.multiProcessorCount;
     if (prop.major != 9) {
         fprintf(stderr, "needs an sm_90 device (the cubin is sm_90a)\n");
         return 2;
