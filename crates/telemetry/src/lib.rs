@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nvml_wrapper::enum_wrappers::device::Clock;
-use nvml_wrapper::Nvml;
+use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::{Device, Nvml};
 use serde::{Deserialize, Serialize};
 
 /// How often the sampler polls NVML.
@@ -216,21 +217,12 @@ impl Sampler {
 
     /// One poll now.
     pub fn poll(&self) -> Sample {
-        let at_unix_s = unix_now();
-        match self.nvml.device_by_pci_bus_id(self.pci_bus_id.as_str()) {
-            Ok(d) => Sample {
-                at_unix_s,
-                sm_mhz: d.clock_info(Clock::SM).ok(),
-                power_w: d.power_usage().ok().map(|mw| f64::from(mw) / 1000.0),
-                reasons: d.current_throttle_reasons().ok().map(|r| r.bits()),
-            },
-            Err(_) => Sample {
-                at_unix_s,
-                sm_mhz: None,
-                power_w: None,
-                reasons: None,
-            },
-        }
+        read(self.device().ok().as_ref())
+    }
+
+    /// NVML's handle of the GPU polled.
+    fn device(&self) -> Result<Device<'_>, NvmlError> {
+        self.nvml.device_by_pci_bus_id(self.pci_bus_id.as_str())
     }
 
     /// Runs `f` while a background thread polls every [`INTERVAL`] (and once more at the
@@ -239,12 +231,14 @@ impl Sampler {
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let poller = scope.spawn(|| {
+                // One lookup for the whole recording, not one per poll.
+                let device = self.device().ok();
                 let mut out = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
-                    out.push(self.poll());
+                    out.push(read(device.as_ref()));
                     std::thread::sleep(INTERVAL);
                 }
-                out.push(self.poll());
+                out.push(read(device.as_ref()));
                 out
             });
             let value = f();
@@ -252,6 +246,25 @@ impl Sampler {
             // A panicking poller loses the polls, never the measurement.
             (value, poller.join().unwrap_or_default())
         })
+    }
+}
+
+/// One poll of `device` now; every field `None` without a device.
+fn read(device: Option<&Device<'_>>) -> Sample {
+    let at_unix_s = unix_now();
+    match device {
+        Some(d) => Sample {
+            at_unix_s,
+            sm_mhz: d.clock_info(Clock::SM).ok(),
+            power_w: d.power_usage().ok().map(|mw| f64::from(mw) / 1000.0),
+            reasons: d.current_throttle_reasons().ok().map(|r| r.bits()),
+        },
+        None => Sample {
+            at_unix_s,
+            sm_mhz: None,
+            power_w: None,
+            reasons: None,
+        },
     }
 }
 
