@@ -21,8 +21,7 @@ trap 'rm -rf "$fresh"' EXIT
 for c in configs/*.toml; do CUDADENT_CACHE_DIR=$fresh target/release/cudadent --config "$c" build --quiet; done
 CUDADENT_CACHE_DIR=$fresh target/release/cudadent build --quiet --kernel kernels/selftest/hardening/traps.toml
 # The TMA prototype's configs (stage `tma`), the hot-length configs (stage `hotn`), stage
-# `power`'s and the
-# racecheck probe's (stage `tmaprobe`); not evidence, not in configs/.
+# `power`'s and the racecheck probe's (stage `tmaprobe`); not evidence, not in configs/.
 for c in kernels/attention/variants/wgmma/{tma,hot,power}_canon_*.toml kernels/selftest/probes/*_canon_*.toml; do CUDADENT_CACHE_DIR=$fresh target/release/cudadent --config "$c" build --quiet; done
 # Only the H100's cubins (sm_90, sm_90a) travel: the carry limit is 64 MiB in all.
 rm -rf .device/cache
