@@ -36,12 +36,14 @@ __device__ __forceinline__ void wgmma_rs_kb(float (&d)[64], const u32 (&a)[4], u
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(SCALE_D));
 }
 
-// This warp's A fragments of Q (64 x 64 tile at sQ, one SW128 atom): qf[kk] for k-step kk.
-__device__ __forceinline__ void load_q_frags(u32 (&qf)[4][4], u32 sQ, int warp, int lane) {
+// This warp's A fragments of Q (64 x 64 tile at sQ, one SW128 atom): qf[kk] for k-step kk
+// (the first QR of the four).
+template <int QR>
+__device__ __forceinline__ void load_q_frags(u32 (&qf)[QR][4], u32 sQ, int warp, int lane) {
     const int mat = lane >> 3;
     const int row = warp * 16 + (lane & 7) + 8 * (mat & 1);
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
+    for (int kk = 0; kk < QR; ++kk) {
         const u32 addr = sQ + swz(row, 2 * kk + (mat >> 1));
         asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                      : "=r"(qf[kk][0]), "=r"(qf[kk][1]), "=r"(qf[kk][2]), "=r"(qf[kk][3])
@@ -50,15 +52,22 @@ __device__ __forceinline__ void load_q_frags(u32 (&qf)[4][4], u32 sQ, int warp, 
     }
 }
 
-template <int BN>
-__device__ __forceinline__ void gemm_qk_rs(float (&s)[BN / 2], const u32 (&qf)[4][4],
-                                           u64 desc_k) {
+// S = Q K^T: k-steps 0..QR-1 with Q from registers, the others from shared memory.
+template <int BN, int QR>
+__device__ __forceinline__ void gemm_qk_rs(float (&s)[BN / 2], const u32 (&qf)[QR][4],
+                                           u64 desc_q, u64 desc_k) {
     wgmma_rs_kb<0>(s, qf[0], desc_k);
 #pragma unroll
-    for (int kk = 1; kk < 4; ++kk) wgmma_rs_kb<1>(s, qf[kk], desc_k + ((kk * 32) >> 4));
+    for (int kk = 1; kk < 4; ++kk) {
+        if (kk < QR) {
+            wgmma_rs_kb<1>(s, qf[kk < QR ? kk : 0], desc_k + ((kk * 32) >> 4));
+        } else {
+            wgmma_ss<1>(s, desc_q + ((kk * 32) >> 4), desc_k + ((kk * 32) >> 4));
+        }
+    }
 }
 
-template <int BN, int NS, bool POS, bool LAZY>
+template <int BN, int NS, int QR, bool POS, bool LAZY>
 __device__ __forceinline__ void fwd_tma_qreg(const __half* __restrict__ Q, const CUtensorMap* tmK,
                                              const CUtensorMap* tmV, __half* __restrict__ O,
                                              int H, int S, float softmax_scale, int causal,
@@ -121,8 +130,10 @@ __device__ __forceinline__ void fwd_tma_qreg(const __half* __restrict__ Q, const
 
     cp_async_wait<0>();
     __syncthreads();  // Q landed (generic proxy: ldmatrix reads it, no proxy fence needed)
-    u32 qf[4][4];
-    load_q_frags(qf, sQ, warp, lane);
+    static_assert(QR >= 1 && QR <= 4, "1 to 4 k-steps of Q in registers");
+    u32 qf[QR][4];
+    load_q_frags<QR>(qf, sQ, warp, lane);
+    const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
     const u32 zero = static_cast<u32>(S) >> 31;
     (void)zero;
 
@@ -131,7 +142,7 @@ __device__ __forceinline__ void fwd_tma_qreg(const __half* __restrict__ Q, const
         mbar_wait_bounded(sBar + 8 * (t % NS), (t / NS) & 1);
         const u32 st = sStages + (t % NS) * C::kStageBytes;
         wg_fence();
-        gemm_qk_rs<BN>(s, qf, make_desc_sw128(st, 16, 1024));
+        gemm_qk_rs<BN, QR>(s, qf, desc_q, make_desc_sw128(st, 16, 1024));
         wg_commit();
         wg_wait<0>();
         fence_regs(s);
@@ -149,7 +160,7 @@ __device__ __forceinline__ void fwd_tma_qreg(const __half* __restrict__ Q, const
         // after the first Q K^T (a loop-invariant register-A operand); an XOR with a zero it
         // cannot see through (S >> 31, S >= 0) redefines them every tile.
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) {
+        for (int kk = 0; kk < QR; ++kk) {
 #pragma unroll
             for (int e = 0; e < 4; ++e)
                 asm volatile("xor.b32 %0, %0, %1;\n" : "+r"(qf[kk][e]) : "r"(zero));
@@ -163,22 +174,23 @@ __device__ __forceinline__ void fwd_tma_qreg(const __half* __restrict__ Q, const
 }  // namespace fa_wg
 #endif  // FA_WG_HAVE_WGMMA
 
-//   FA_WG_TMA_QREG_ENTRY(name, keys per tile, stages, lazy, min CTAs per SM): D = 64, the
+//   FA_WG_TMA_QREG_ENTRY(name, keys per tile, stages, k-steps of Q in registers, lazy, min
+//   CTAs per SM): D = 64, the
 //   arguments and launch of FA_WG_TMA_ENTRY.
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_TMA_QREG_BODY(BN_, NS_, LAZY_)                                                 \
+#define FA_WG_TMA_QREG_BODY(BN_, NS_, QR_, LAZY_)                                            \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd_tma_qreg<BN_, NS_, true, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,    \
+        fa_wg::fwd_tma_qreg<BN_, NS_, QR_, true, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,    \
                                                    causal, fa_wg_smem);                      \
     } else {                                                                                 \
-        fa_wg::fwd_tma_qreg<BN_, NS_, false, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,   \
+        fa_wg::fwd_tma_qreg<BN_, NS_, QR_, false, LAZY_>(Q, &tmK, &tmV, O, H, S, softmax_scale,   \
                                                     causal, fa_wg_smem);                     \
     }
 #else
-#define FA_WG_TMA_QREG_BODY(BN_, NS_, LAZY_) \
+#define FA_WG_TMA_QREG_BODY(BN_, NS_, QR_, LAZY_) \
     (void)Q; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; __trap();
 #endif
-#define FA_WG_TMA_QREG_ENTRY(NAME, BN_, NS_, LAZY_, MINB_)                                   \
+#define FA_WG_TMA_QREG_ENTRY(NAME, BN_, NS_, QR_, LAZY_, MINB_)                                   \
     extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
     NAME(const __half* Q, const __grid_constant__ CUtensorMap tmK,                           \
          const __grid_constant__ CUtensorMap tmV, __half* O, int B, int H, int S, int D,     \
@@ -186,5 +198,5 @@ __device__ __forceinline__ void fwd_tma_qreg(const __half* __restrict__ Q, const
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != 64) return;                                                                 \
-        FA_WG_TMA_QREG_BODY(BN_, NS_, LAZY_)                                                 \
+        FA_WG_TMA_QREG_BODY(BN_, NS_, QR_, LAZY_)                                               \
     }
