@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma wsprofile profile profilemma qreg qregabab
+#     selfcheck wgmma wsprofile profile profilemma
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -153,66 +153,6 @@ for stage in "${stages[@]}"; do
         --metrics "regex:smsp__pcsamp_warps_issue_stalled_.*" --section WarpStateStats \
         --section SchedulerStats --section InstructionStats --section SpeedOfLight \
         --section Occupancy --section LaunchStats
-      ;;
-    qreg)
-      # The prebuilt wgmma harness on the Q-in-registers prototype (fa_wg_tma_qreg.cuh)
-      # against the shipped TMA body: checks and the standard timings, then canon_6 sustained
-      # at the board's power limit (FA_WG_SUSTAIN) with nvidia-smi polling clocks and power,
-      # then cuDNN hot for the same 4 s; last, the checks of a build without the per-tile
-      # redefinition of Q's registers (-DFA_WG_QREG_KEEP=0, .device/wgmma/fa_wg_selfcheck_nokeep).
-      # Not evidence.
-      only=${FA_WG_ONLY:-fa_tma_ns2,fa_tma_o4,fa_tmq_o4,fa_tmq_ns2,fa_tmq_n128}
-      bin=.device/wgmma/fa_wg_selfcheck
-      STEP_LIMIT=300 timed qreg.selfcheck env FA_WG_ONLY="$only" "$bin"
-      fields=timestamp,clocks.sm,power.draw,clocks_event_reasons.active
-      nvidia-smi --query-gpu=$fields --format=csv -lms 50 > logs/qreg.smi.log 2>&1 &
-      smi=$!
-      STEP_LIMIT=300 timed qreg.sustain env FA_WG_ONLY="$only" FA_WG_SWEEP=16 FA_WG_SUSTAIN="${FA_WG_SUSTAIN:-40}" "$bin"
-      timed qreg.cudnn python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
-        --head-dim 64 --warmup 20 --min-samples 10 --hot-launches 20 --l2-bytes 52428800 --seed 1 \
-        --scale 0.125 --min-time 4 --timeout 6 --target-rel-stdev 1e-9 --backends cudnn --modes hot
-      kill $smi; wait $smi 2>/dev/null
-      if [ -x .device/wgmma/fa_wg_selfcheck_nokeep ]; then
-        STEP_LIMIT=120 timed qreg.nokeep env FA_WG_ONLY=fa_tmq_o4 FA_WG_SWEEP=16 .device/wgmma/fa_wg_selfcheck_nokeep
-      fi
-      grep -hE "^(kernel|CHECK .*FAIL|CHECKS|TIME) " logs/qreg.selfcheck.log logs/qreg.sustain.log >> "$summary"
-      grep -hE "^(CHECK|CHECKS)" logs/qreg.nokeep.log 2>/dev/null | head -20 >> "$summary"
-      python3 - logs/qreg.cudnn.log >> "$summary" <<'PY'
-import json, statistics, sys
-for b in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["baselines"]:
-    print(sys.argv[1], b["name"], b["mode"], "p50 %.2f us" % statistics.median(b["samples_us"]), len(b["samples_us"]), "samples")
-PY
-      ;;
-    qregabab)
-      # Order-free sustained comparison at the power limit: each entry of FA_WG_ONLY in a
-      # process of its own (checks, then canon_6 at B = 16 sustained, FA_WG_SUSTAIN reps),
-      # the entries and cuDNN (hot, 4 s) interleaved over ROUNDS rounds, nvidia-smi beside
-      # them. Not evidence.
-      only=${FA_WG_ONLY:-fa_tma_ns2,fa_tma_o4,fa_tmq_o4,fa_tmq1_ns2,fa_tmq2_ns2}
-      bin=.device/wgmma/fa_wg_selfcheck
-      fields=timestamp,clocks.sm,power.draw,clocks_event_reasons.active
-      nvidia-smi --query-gpu=$fields --format=csv -lms 50 > logs/qregabab.smi.log 2>&1 &
-      smi=$!
-      for r in $(seq 1 "${ROUNDS:-3}"); do
-        for k in ${only//,/ }; do
-          echo "$(date +%s.%N) start $k round $r" >> logs/qregabab.marks.log
-          STEP_LIMIT=120 timed "qregabab.$k.r$r" env FA_WG_ONLY="$k" FA_WG_SWEEP=16 FA_WG_SUSTAIN="${FA_WG_SUSTAIN:-100}" "$bin"
-        done
-        echo "$(date +%s.%N) start cudnn round $r" >> logs/qregabab.marks.log
-        timed "qregabab.cudnn.r$r" python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
-          --head-dim 64 --warmup 20 --min-samples 10 --hot-launches 20 --l2-bytes 52428800 --seed 1 \
-          --scale 0.125 --min-time 2 --timeout 4 --target-rel-stdev 1e-9 --backends cudnn --modes hot
-      done
-      echo "$(date +%s.%N) end" >> logs/qregabab.marks.log
-      kill $smi; wait $smi 2>/dev/null
-      grep -hE "^(CHECKS|TIME sweep)" logs/qregabab.fa_*.log | sed 's/ (hot reps.*//' >> "$summary"
-      for f in logs/qregabab.cudnn.r*.log; do
-        python3 - "$f" >> "$summary" <<'PY'
-import json, statistics, sys
-for b in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["baselines"]:
-    print(sys.argv[1], b["name"], b["mode"], "p50 %.2f us" % statistics.median(b["samples_us"]), len(b["samples_us"]), "samples")
-PY
-      done
       ;;
     tmaprobe)
       # The racecheck probe on TMA / wgmma code (kernels/selftest/probes/tma_race.cu: fa_tc's

@@ -354,14 +354,16 @@ fn correct(out: &Outcome, m: &Matrix, kernel: &str) -> Claim {
 }
 
 /// A bench row's median SM clock while it was timed and the share of polls held by the
-/// power limit (the row's `gpu`, written by bench's NVML sampler); `-` where absent.
+/// power limit (the row's `gpu`, written by bench's NVML sampler); `-` where absent. The
+/// wording is bench's (`gpu_telemetry::GpuState::clock_label`), so EVIDENCE.md and the
+/// bench's own table read the same.
 fn sm_clock(row: Option<&serde_json::Value>) -> String {
     let Some(g) = row.and_then(|r| r.get("gpu")) else {
         return "-".into();
     };
     match (num(g, "sm_mhz_p50"), num(g, "power_limited")) {
         (Some(mhz), Some(cap)) if cap > 0.0 => {
-            format!("{mhz:.0} MHz, power-capped {:.0}%", cap * 100.0)
+            format!("{mhz:.0} MHz (power-capped {:.0}%)", cap * 100.0)
         }
         (Some(mhz), _) => format!("{mhz:.0} MHz"),
         _ => "-".into(),
@@ -544,6 +546,6 @@ mod tests {
         assert_eq!(sm_clock(Some(&row)), "1980 MHz");
         // bench/canon_6 of 627ddaa, fa_tc hot.
         let row = json!({"gpu": {"sm_mhz_p50": 1710, "power_limited": 0.8297872340425532}});
-        assert_eq!(sm_clock(Some(&row)), "1710 MHz, power-capped 83%");
+        assert_eq!(sm_clock(Some(&row)), "1710 MHz (power-capped 83%)");
     }
 }

@@ -39,7 +39,6 @@
 
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
-#include "fa_wg_tma_qreg.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -49,14 +48,6 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
-// Q in registers, S = Q K^T by register-A wgmma (fa_wg_tma_qreg.cuh; NOTES.md, v16).
-//                   name                 BN  NS QR lazy  MINB
-FA_WG_TMA_QREG_ENTRY(fa_tmq_ns2_fwd_d64,  64, 2, 4, true, 5)
-FA_WG_TMA_QREG_ENTRY(fa_tmq_o4_fwd_d64,   64, 2, 4, true, 4)
-FA_WG_TMA_QREG_ENTRY(fa_tmq_n128_fwd_d64, 128, 2, 4, true, 3)
-FA_WG_TMA_QREG_ENTRY(fa_tmq2_ns2_fwd_d64, 64, 2, 2, true, 5)
-FA_WG_TMA_QREG_ENTRY(fa_tmq1_ns2_fwd_d64, 64, 2, 1, true, 5)
-FA_WG_TMA_QREG_ENTRY(fa_tmq3_ns2_fwd_d64, 64, 2, 3, true, 5)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -154,15 +145,6 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
-    // The shipped TMA body held to 4 CTAs/SM by its shared-memory request (the control of
-    // fa_tmq_o4, which its 109 registers hold to 4).
-    {"fa_tma_o4", (fa_entry_t)fa_tma_ns2_fwd_d64, 56 * 1024, 128, 64, 64, true},
-    {"fa_tmq_ns2", (fa_entry_t)fa_tmq_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
-    {"fa_tmq_o4", (fa_entry_t)fa_tmq_o4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
-    {"fa_tmq1_ns2", (fa_entry_t)fa_tmq1_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
-    {"fa_tmq2_ns2", (fa_entry_t)fa_tmq2_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
-    {"fa_tmq3_ns2", (fa_entry_t)fa_tmq3_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
-    {"fa_tmq_n128", (fa_entry_t)fa_tmq_n128_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 128, 2), 128, 64, 64, true},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
