@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma wsprofile profile profilemma
+#     selfcheck wgmma wsprofile profile profilemma energyprobe
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -153,6 +153,13 @@ for stage in "${stages[@]}"; do
         --metrics "regex:smsp__pcsamp_warps_issue_stalled_.*" --section WarpStateStats \
         --section SchedulerStats --section InstructionStats --section SpeedOfLight \
         --section Occupancy --section LaunchStats
+      ;;
+    energyprobe)
+      # NVML's energy counter, power reading and SM clock every 20 ms, idle / fp16 matmuls /
+      # idle (scripts/nvml_energy_probe.py): the polls gpu-telemetry's energy estimate is
+      # tested on (crates/telemetry/tests/fixtures/h100_energy_counter.csv).
+      timed energyprobe python3 scripts/nvml_energy_probe.py
+      awk -F, 'NR > 1 {n[$1]++} END {for (p in n) print "energyprobe polls", p, n[p]}' logs/energyprobe.log >> "$summary"
       ;;
     tmaprobe)
       # The racecheck probe on TMA / wgmma code (kernels/selftest/probes/tma_race.cu: fa_tc's

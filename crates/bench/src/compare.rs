@@ -370,11 +370,8 @@ mod tests {
             sm_mhz_min: mhz,
             sm_mhz_p50: mhz,
             sm_mhz_max: mhz,
-            power_w_mean: Some(600.0),
-            power_w_max: Some(700.0),
             power_limited: capped,
-            thermal_limited: 0.0,
-            reasons_seen: vec![],
+            ..Default::default()
         }
     }
 

@@ -96,9 +96,28 @@ pub struct Timing {
     /// before this field existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<gpu_telemetry::GpuState>,
+    /// Board energy per launch, mJ, hot mode only ([`Timing::with_gpu`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_mj_per_launch: Option<f64>,
 }
 
 impl Timing {
+    /// Attaches the GPU's state while the samples were taken and, in hot mode, the board
+    /// energy per launch it implies: the mean board power from the energy counter
+    /// ([`gpu_telemetry::GpuState::power_w_from_energy`]) times the mean time per launch.
+    /// The window also holds the host's gaps between samples, so this is close to, and if
+    /// anything under, the energy of a launch in a stream of launches; at the board's power
+    /// limit it is what the hot time is traded against. Cold samples get none: their
+    /// window is mostly the L2 flush and the spin kernel around each launch.
+    pub fn with_gpu(mut self, gpu: Option<gpu_telemetry::GpuState>) -> Timing {
+        self.energy_mj_per_launch = match (self.mode, &gpu) {
+            (Mode::Hot, Some(g)) => g.power_w_from_energy.map(|w| w * self.mean_us / 1000.0),
+            _ => None,
+        };
+        self.gpu = gpu;
+        self
+    }
+
     /// Builds the record from raw per-launch samples (us).
     #[allow(clippy::too_many_arguments)]
     pub fn from_samples(
@@ -138,6 +157,7 @@ impl Timing {
             floor_us: floor,
             below_floor: floor.is_some_and(|f| s.p50 < f),
             gpu: None,
+            energy_mj_per_launch: None,
         })
     }
 }
@@ -397,6 +417,33 @@ mod tests {
             &peaks,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn energy_per_launch_is_hot_only_and_needs_the_energy_counter() {
+        let at = |w: Option<f64>| gpu_telemetry::GpuState {
+            samples: 30,
+            power_w_from_energy: w,
+            ..Default::default()
+        };
+        // 650 W for 50 us a launch: 32.5 mJ.
+        let hot = timing(Mode::Hot, 50.0).with_gpu(Some(at(Some(650.0))));
+        assert!((hot.energy_mj_per_launch.unwrap() - 32.5).abs() < 1e-9);
+        assert_eq!(hot.gpu.as_ref().map(|g| g.samples), Some(30));
+        // Cold windows are mostly the flush and the spin: no figure.
+        let cold = timing(Mode::Cold, 50.0).with_gpu(Some(at(Some(650.0))));
+        assert_eq!(cold.energy_mj_per_launch, None);
+        // No counter, or no telemetry at all: none either.
+        assert_eq!(
+            timing(Mode::Hot, 50.0)
+                .with_gpu(Some(at(None)))
+                .energy_mj_per_launch,
+            None
+        );
+        assert_eq!(
+            timing(Mode::Hot, 50.0).with_gpu(None).energy_mj_per_launch,
+            None
+        );
     }
 
     #[test]

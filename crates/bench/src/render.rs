@@ -25,6 +25,8 @@ struct RunRow {
     peak: String,
     /// Median SM clock while sampling, and the share of polls held by the power limit.
     sm_clock: String,
+    /// Board energy per launch (hot mode, from NVML's energy counter).
+    energy: String,
     speedup: String,
 }
 
@@ -59,6 +61,9 @@ fn run_row(name: &str, t: &Timing, speedup: String) -> RunRow {
             pct(t.frac_peak_bandwidth)
         ),
         sm_clock: gpu_cell(t.gpu.as_ref()),
+        energy: t
+            .energy_mj_per_launch
+            .map_or_else(|| "-".into(), |mj| format!("{mj:.1} mJ")),
         speedup,
     }
 }
@@ -269,14 +274,9 @@ mod tests {
     fn gpu_cell_names_the_clock_and_the_power_cap() {
         let g = |mhz, capped| gpu_telemetry::GpuState {
             samples: 10,
-            sm_mhz_min: mhz,
             sm_mhz_p50: mhz,
-            sm_mhz_max: mhz,
-            power_w_mean: Some(690.0),
-            power_w_max: Some(700.0),
             power_limited: capped,
-            thermal_limited: 0.0,
-            reasons_seen: vec![],
+            ..Default::default()
         };
         assert_eq!(super::gpu_cell(None), "-");
         assert_eq!(super::gpu_cell(Some(&g(1980, 0.0))), "1980 MHz");

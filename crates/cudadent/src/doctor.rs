@@ -66,9 +66,13 @@ pub fn run(common: &CommonArgs) -> anyhow::Result<u8> {
                 Ok(s) => {
                     let p = s.poll();
                     format!(
-                        "ok       NVML for the GPU at PCI {} (SM clock now {} MHz)",
+                        "ok       NVML for the GPU at PCI {} (SM clock now {} MHz; energy counter {})",
                         s.pci_bus_id(),
-                        p.sm_mhz.map_or("?".into(), |m| m.to_string())
+                        p.sm_mhz.map_or("?".into(), |m| m.to_string()),
+                        p.energy_mj.map_or(
+                            "unreadable: hot timings carry no energy per launch".into(),
+                            |mj| format!("{:.1} kJ", mj as f64 / 1e6)
+                        )
                     )
                 }
                 Err(e) => {

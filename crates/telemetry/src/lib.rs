@@ -1,8 +1,9 @@
 //! GPU telemetry while a measurement runs.
 //!
-//! This crate owns one question about a timing: at what clock, under which limit, did the
-//! GPU run while it was taken? [`Sampler`] polls NVML (SM clock, board power draw, the
-//! driver's clock-event reasons) on a background thread while a closure runs, stamping
+//! This crate owns one question about a timing: at what clock, under which limit, and at
+//! what power did the GPU run while it was taken? [`Sampler`] polls NVML (SM clock, board
+//! power draw, the board's energy counter, the driver's clock-event reasons) on a
+//! background thread while a closure runs, stamping
 //! every [`Sample`] with Unix time so that samples can also be attributed to windows that
 //! another process reports (the PyTorch baselines run in a subprocess). [`summarize`] and
 //! [`within`] are pure: samples in, a [`GpuState`] out.
@@ -51,6 +52,10 @@ pub struct Sample {
     pub power_w: Option<f64>,
     /// NVML's clock-event (throttle) reason bits.
     pub reasons: Option<u64>,
+    /// The board's energy counter, mJ since the driver loaded (`nvmlDeviceGetTotalEnergy
+    /// Consumption`); absent in polls recorded before it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_mj: Option<u64>,
 }
 
 /// NVML's clock-event reason bits (`nvmlClocksEventReason*`) and the names reported.
@@ -85,8 +90,8 @@ pub fn reason_names(bits: u64) -> Vec<String> {
     out
 }
 
-/// What the GPU did during a set of samples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the GPU did during a set of samples (`Default`: no polls, for building one by hand).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GpuState {
     /// Polls taken (every [`INTERVAL`]).
     pub samples: usize,
@@ -96,7 +101,9 @@ pub struct GpuState {
     pub sm_mhz_p50: u32,
     /// Highest SM clock seen, MHz.
     pub sm_mhz_max: u32,
-    /// Mean board power, W (of the polls that read it).
+    /// Mean board power, W (of the polls that read it). NVML's power reading is itself an
+    /// average over about a second on this class of board, so over a short window it lags;
+    /// [`GpuState::power_w_from_energy`] does not.
     pub power_w_mean: Option<f64>,
     /// Highest board power seen, W.
     pub power_w_max: Option<f64>,
@@ -107,6 +114,34 @@ pub struct GpuState {
     pub thermal_limited: f64,
     /// Every reason seen in any poll.
     pub reasons_seen: Vec<String>,
+    /// Mean board power over the window from the energy counter ([`energy_power_w`]), W;
+    /// absent where the counter did not advance twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_w_from_energy: Option<f64>,
+}
+
+/// Mean board power, W, from the energy counter of `samples` (in time order): the energy
+/// between the first and the last poll that saw the counter advance, over the time between
+/// them. Timing the span by the counter's own steps, not by the window's ends, keeps the
+/// counter's update period out of the estimate (it steps less often than the sampler
+/// polls). `None` with fewer than two steps, or when the counter went backwards (a driver
+/// reload).
+pub fn energy_power_w(samples: &[Sample]) -> Option<f64> {
+    let polls: Vec<(f64, u64)> = samples
+        .iter()
+        .filter_map(|s| s.energy_mj.map(|e| (s.at_unix_s, e)))
+        .collect();
+    if polls.windows(2).any(|w| w[1].1 < w[0].1) {
+        return None;
+    }
+    let steps: Vec<(f64, u64)> = polls
+        .windows(2)
+        .filter(|w| w[1].1 != w[0].1)
+        .map(|w| w[1])
+        .collect();
+    let (first, last) = (steps.first()?, steps.last()?);
+    let dt = last.0 - first.0;
+    (steps.len() >= 2 && dt > 0.0).then(|| (last.1 - first.1) as f64 / 1000.0 / dt)
 }
 
 /// The state over `samples`; `None` when no poll read the SM clock.
@@ -136,6 +171,7 @@ pub fn summarize(samples: &[Sample]) -> Option<GpuState> {
         power_limited: frac(POWER_LIMIT_BITS),
         thermal_limited: frac(THERMAL_BITS),
         reasons_seen: reason_names(reasons.iter().fold(0, |a, r| a | r)),
+        power_w_from_energy: energy_power_w(samples),
     })
 }
 
@@ -258,12 +294,14 @@ fn read(device: Option<&Device<'_>>) -> Sample {
             sm_mhz: d.clock_info(Clock::SM).ok(),
             power_w: d.power_usage().ok().map(|mw| f64::from(mw) / 1000.0),
             reasons: d.current_throttle_reasons().ok().map(|r| r.bits()),
+            energy_mj: d.total_energy_consumption().ok(),
         },
         None => Sample {
             at_unix_s,
             sm_mhz: None,
             power_w: None,
             reasons: None,
+            energy_mj: None,
         },
     }
 }
@@ -278,7 +316,51 @@ mod tests {
             sm_mhz: Some(mhz),
             power_w: Some(w),
             reasons: Some(reasons),
+            energy_mj: None,
         }
+    }
+
+    /// Polls every 20 ms of a counter that steps every `period` s at `watts`.
+    fn counter(n: usize, period: f64, watts: f64, offset: f64) -> Vec<Sample> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 * 0.02;
+                let stepped = ((t + offset) / period).floor() * period;
+                Sample {
+                    energy_mj: Some(1_000_000 + (stepped * watts * 1000.0) as u64),
+                    ..s(100.0 + t, 1700, watts, 0x4)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn energy_power_is_timed_by_the_counter_steps() {
+        // A 100 ms counter polled every 20 ms over 1 s, whatever its phase: the estimate
+        // is within the 20 ms poll spacing of the truth (2 % of 0.8 s or more).
+        for offset in [0.0, 0.03, 0.07] {
+            let p = energy_power_w(&counter(51, 0.1, 650.0, offset)).unwrap();
+            assert!((p - 650.0).abs() < 650.0 * 0.03, "offset {offset}: {p}");
+        }
+        // And in the summary.
+        let g = summarize(&counter(51, 0.1, 600.0, 0.0)).unwrap();
+        assert!(
+            (g.power_w_from_energy.unwrap() - 600.0).abs() < 18.0,
+            "{g:?}"
+        );
+    }
+
+    #[test]
+    fn energy_power_needs_two_steps_and_a_monotonic_counter() {
+        assert_eq!(energy_power_w(&[]), None);
+        // No counter read.
+        assert_eq!(energy_power_w(&[s(0.0, 1980, 300.0, 0)]), None);
+        // One step only: no span to time.
+        assert_eq!(energy_power_w(&counter(6, 0.1, 600.0, 0.0)), None);
+        // A counter that went backwards (driver reload) gives nothing, not a negative power.
+        let mut xs = counter(51, 0.1, 600.0, 0.0);
+        xs[30].energy_mj = Some(5);
+        assert_eq!(energy_power_w(&xs), None);
     }
 
     #[test]
@@ -300,6 +382,7 @@ mod tests {
             sm_mhz: None,
             power_w: None,
             reasons: None,
+            energy_mj: None,
         };
         assert_eq!(summarize(&[blank]), None);
     }

@@ -23,6 +23,7 @@ fn phases() -> Vec<(String, Vec<Sample>)> {
             sm_mhz: Some(num(f[1], "MHz") as u32),
             power_w: Some(num(f[3], "W")),
             reasons: Some(u64::from_str_radix(f[5].trim_start_matches("0x"), 16).unwrap()),
+            energy_mj: None,
         };
         out.last_mut().expect("a phase line first").1.push(sample);
     }

@@ -288,7 +288,7 @@ fn check_and_time(
 }
 
 fn timing_of(mode: Mode, m: &Measured, work: &Work, peaks: &Peaks) -> Option<Timing> {
-    let mut t = Timing::from_samples(
+    let t = Timing::from_samples(
         mode,
         &m.samples_us,
         m.stop,
@@ -298,8 +298,7 @@ fn timing_of(mode: Mode, m: &Measured, work: &Work, peaks: &Peaks) -> Option<Tim
         work,
         peaks,
     )?;
-    t.gpu = m.gpu.clone();
-    Some(t)
+    Some(t.with_gpu(m.gpu.clone()))
 }
 
 fn clocks_now() -> Result<record::ClockReading, String> {
