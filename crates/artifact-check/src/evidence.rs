@@ -354,19 +354,17 @@ fn correct(out: &Outcome, m: &Matrix, kernel: &str) -> Claim {
 }
 
 /// A bench row's median SM clock while it was timed and the share of polls held by the
-/// power limit (the row's `gpu`, written by bench's NVML sampler); `-` where absent. The
-/// wording is bench's (`gpu_telemetry::GpuState::clock_label`), so EVIDENCE.md and the
-/// bench's own table read the same.
+/// power limit (the row's `gpu`, written by bench's NVML sampler), worded as the bench's
+/// own table words it (`gpu_telemetry::clock_label`); `-` where absent.
 fn sm_clock(row: Option<&serde_json::Value>) -> String {
     let Some(g) = row.and_then(|r| r.get("gpu")) else {
         return "-".into();
     };
-    match (num(g, "sm_mhz_p50"), num(g, "power_limited")) {
-        (Some(mhz), Some(cap)) if cap > 0.0 => {
-            format!("{mhz:.0} MHz (power-capped {:.0}%)", cap * 100.0)
+    match num(g, "sm_mhz_p50") {
+        Some(mhz) => {
+            gpu_telemetry::clock_label(mhz.round() as u32, num(g, "power_limited").unwrap_or(0.0))
         }
-        (Some(mhz), _) => format!("{mhz:.0} MHz"),
-        _ => "-".into(),
+        None => "-".into(),
     }
 }
 

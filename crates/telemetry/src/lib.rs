@@ -178,15 +178,21 @@ pub fn summarize(samples: &[Sample]) -> Option<GpuState> {
 impl GpuState {
     /// `1710 MHz (power-capped 83%)`, or `1980 MHz` when no poll was power-limited.
     pub fn clock_label(&self) -> String {
-        if self.power_limited > 0.0 {
-            format!(
-                "{} MHz (power-capped {:.0}%)",
-                self.sm_mhz_p50,
-                self.power_limited * 100.0
-            )
-        } else {
-            format!("{} MHz", self.sm_mhz_p50)
-        }
+        clock_label(self.sm_mhz_p50, self.power_limited)
+    }
+}
+
+/// A median SM clock and the share of polls held by the power limit, as every report words
+/// them (the bench's table, EVIDENCE.md): `1710 MHz (power-capped 83%)`, or `1980 MHz` when
+/// no poll was power-limited.
+pub fn clock_label(sm_mhz_p50: u32, power_limited: f64) -> String {
+    if power_limited > 0.0 {
+        format!(
+            "{sm_mhz_p50} MHz (power-capped {:.0}%)",
+            power_limited * 100.0
+        )
+    } else {
+        format!("{sm_mhz_p50} MHz")
     }
 }
 
