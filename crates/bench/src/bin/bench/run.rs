@@ -529,7 +529,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     let gpu_telemetry = match gpu_telemetry::Sampler::open(&info.pci_bus_id) {
         Ok(s) => {
             let how = format!(
-                "NVML, GPU at PCI {}: SM clock, board power and clock-event reasons polled every {} ms while each set's samples were taken",
+                "NVML, GPU at PCI {}: SM clock, board power, energy counter and clock-event reasons polled every {} ms while each set's samples were taken",
                 s.pci_bus_id(),
                 gpu_telemetry::INTERVAL.as_millis()
             );
