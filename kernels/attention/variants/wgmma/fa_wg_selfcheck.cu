@@ -39,6 +39,7 @@
 
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
+#include "fa_wg_tma_wsn.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -48,6 +49,13 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
+// NC consumer warpgroups sharing each K / V stage, fed by one producer warp (fa_wg_tma_wsn.cuh;
+// NOTES.md, v17).
+//                  name              D   BN  NS lazy  NC regs
+FA_WG_TMA_WSN_ENTRY(fa_wsn4_fwd_d64,   64, 64, 4, true, 4, 96)
+FA_WG_TMA_WSN_ENTRY(fa_wsn4s8_fwd_d64, 64, 64, 8, true, 4, 96)
+FA_WG_TMA_WSN_ENTRY(fa_wsn2_fwd_d64,   64, 64, 4, true, 2, 96)
+FA_WG_TMA_WSN_ENTRY(fa_wsn2s2_fwd_d64, 64, 64, 2, true, 2, 96)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -145,6 +153,13 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
+    // The shipped body held to 4 CTAs/SM by its shared-memory request: the control of the
+    // 4-warpgroups-per-SM entries below.
+    {"fa_tma_o4", (fa_entry_t)fa_tma_ns2_fwd_d64, 56 * 1024, 128, 64, 64, true},
+    {"fa_wsn4", (fa_entry_t)fa_wsn4_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 4, 4), 544, 256, 64, true},
+    {"fa_wsn4s8", (fa_entry_t)fa_wsn4s8_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 8, 4), 544, 256, 64, true},
+    {"fa_wsn2", (fa_entry_t)fa_wsn2_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true},
+    {"fa_wsn2s2", (fa_entry_t)fa_wsn2s2_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 2, 2), 288, 128, 64, true},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
