@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma wsprofile profile profilemma energyprobe share
+#     selfcheck wgmma wsprofile profile profilemma energyprobe sustain
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -352,39 +352,36 @@ PY
       STEP_LIMIT=300 timed wgmma "${pre[@]}" bash kernels/attention/variants/wgmma/run.sh logs/wgmma
       grep -hE "^(CHECK|TIME|HGMMA|ptxas)" logs/wgmma/*.log >> "$summary" 2>/dev/null
       ;;
-    share)
-      # v17 (NOTES.md): warpgroups sharing each K / V stage fed by a producer warp
-      # (fa_wg_tma_wsn.cuh) against the shipped TMA body and the same body held to 4 CTAs/SM.
-      # 1. The prebuilt harness (.device/wgmma/fa_wg_selfcheck) on the entries of SHARE_ONLY:
+    sustain)
+      # Harness entries against each other at canon_6's power limit (NOTES.md v16, v17; v17
+      # ran it as stage `share` on the shared-stage prototype of 8c99b82).
+      # 1. The prebuilt harness (.device/wgmma/fa_wg_selfcheck) on the entries of ONLY:
       #    every check, the standard hot / cold timings (below the power limit at canon_6).
       # 2. The order-free sustained comparison at the power limit: each entry in a process of
       #    its own (checks again, then canon_6 at B = 16, FA_WG_SUSTAIN repetitions of 200
       #    launches), entries and cuDNN (hot, 2 s) interleaved over ROUNDS rounds, nvidia-smi
       #    beside them (v16's method). Not evidence.
-      only=${SHARE_ONLY:-fa_tma_ns2,fa_tma_o4,fa_wsn4,fa_wsn4s8,fa_wsn2,fa_wsn2s2}
+      only=${ONLY:-fa_tma_ns2,fa_tma_o4}
       bin=.device/wgmma/fa_wg_selfcheck
-      STEP_LIMIT=240 timed share.selfcheck env FA_WG_ONLY="$only" "$bin"
-      grep -hE "^(CHECKS|CHECK .*FAIL|TIME canon_6)" logs/share.selfcheck.log >> "$summary"
+      STEP_LIMIT=240 timed sustain.selfcheck env FA_WG_ONLY="$only" "$bin"
+      grep -hE "^(CHECKS|CHECK .*FAIL|TIME canon_6)" logs/sustain.selfcheck.log >> "$summary"
       fields=timestamp,clocks.sm,power.draw,clocks_event_reasons.active
-      nvidia-smi --query-gpu=$fields --format=csv -lms 50 > logs/share.smi.log 2>&1 &
+      nvidia-smi --query-gpu=$fields --format=csv -lms 50 > logs/sustain.smi.log 2>&1 &
       smi=$!
       for r in $(seq 1 "${ROUNDS:-2}"); do
-        for k in ${SUSTAIN_ONLY:-$only}; do
-          k=${k//,/ }
-          for e in $k; do
-            echo "$(date +%s.%N) start $e round $r" >> logs/share.marks.log
-            STEP_LIMIT=120 timed "share.$e.r$r" env FA_WG_ONLY="$e" FA_WG_SWEEP=16 FA_WG_SUSTAIN="${FA_WG_SUSTAIN:-100}" "$bin"
-          done
+        for e in ${only//,/ }; do
+          echo "$(date +%s.%N) start $e round $r" >> logs/sustain.marks.log
+          STEP_LIMIT=120 timed "sustain.$e.r$r" env FA_WG_ONLY="$e" FA_WG_SWEEP=16 FA_WG_SUSTAIN="${FA_WG_SUSTAIN:-100}" "$bin"
         done
-        echo "$(date +%s.%N) start cudnn round $r" >> logs/share.marks.log
-        timed "share.cudnn.r$r" python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
+        echo "$(date +%s.%N) start cudnn round $r" >> logs/sustain.marks.log
+        timed "sustain.cudnn.r$r" python3 scripts/sdpa_baseline.py --batch 16 --heads 16 --seq-len 512 \
           --head-dim 64 --warmup 20 --min-samples 10 --hot-launches 20 --l2-bytes 52428800 --seed 1 \
           --scale 0.125 --min-time 2 --timeout 4 --target-rel-stdev 1e-9 --backends cudnn --modes hot
       done
-      echo "$(date +%s.%N) end" >> logs/share.marks.log
+      echo "$(date +%s.%N) end" >> logs/sustain.marks.log
       kill $smi; wait $smi 2>/dev/null
-      grep -hE "^(CHECKS|TIME sweep)" logs/share.fa_*.log | sed 's/ (hot reps.*//' >> "$summary"
-      for f in logs/share.cudnn.r*.log; do
+      grep -hE "^(CHECKS|TIME sweep)" logs/sustain.fa_*.log | sed 's/ (hot reps.*//' >> "$summary"
+      for f in logs/sustain.cudnn.r*.log; do
         python3 - "$f" >> "$summary" <<'PY'
 import json, statistics, sys
 for b in json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["baselines"]:
