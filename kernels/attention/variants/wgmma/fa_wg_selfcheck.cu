@@ -39,7 +39,6 @@
 
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
-#include "fa_wg_tma_wsn.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -49,24 +48,6 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
-// NC consumer warpgroups sharing each K / V stage, fed by one producer warp (fa_wg_tma_wsn.cuh;
-// NOTES.md, v17).
-//                  name              D   BN  NS lazy  NC regs
-FA_WG_TMA_WSN_ENTRY(fa_wsn4_fwd_d64,   64, 64, 4, true, 4, 96)
-FA_WG_TMA_WSN_ENTRY(fa_wsn4s8_fwd_d64, 64, 64, 8, true, 4, 96)
-FA_WG_TMA_WSN_ENTRY(fa_wsn2_fwd_d64,   64, 64, 4, true, 2, 96)
-FA_WG_TMA_WSN_ENTRY(fa_wsn2s2_fwd_d64, 64, 64, 2, true, 2, 96)
-// The same made persistent, with and without the warpgroups taking turns at S (stagger),
-// or with warpgroup g starting g x delay cycles late.
-//                  name                D   BN  NS lazy  NC stagger delay regs
-FA_WG_TMA_WSP_ENTRY(fa_wsp4_fwd_d64,    64, 64, 4, true, 4, false,  0,    96)
-FA_WG_TMA_WSP_ENTRY(fa_wsp4t_fwd_d64,   64, 64, 4, true, 4, true,   0,    96)
-FA_WG_TMA_WSP_ENTRY(fa_wsp4d1_fwd_d64,  64, 64, 4, true, 4, false,  450,  96)
-FA_WG_TMA_WSP_ENTRY(fa_wsp4d2_fwd_d64,  64, 64, 4, true, 4, false,  900,  96)
-FA_WG_TMA_WSP_ENTRY(fa_wsp4d4_fwd_d64,  64, 64, 4, true, 4, false,  1800, 96)
-FA_WG_TMA_WSP_ENTRY(fa_wsp4s8d2_fwd_d64, 64, 64, 8, true, 4, false, 900,  96)
-FA_WG_TMA_WSP_ENTRY(fa_wsp2_fwd_d64,    64, 64, 4, true, 2, false,  0,    96)
-FA_WG_TMA_WSP_ENTRY(fa_wsp2t_fwd_d64,   64, 64, 4, true, 2, true,   0,    96)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -109,9 +90,7 @@ struct Kernel {
     int block_m;
     int d;  // head dim the entry computes (the cases of another D skip it)
     bool tma = false;  // a TMA entry (fa_wg_tma.cuh): K and V as tensor maps
-    int persist = 0;   // > 0: a 1-D grid of this many CTAs per SM (at most one per unit)
 };
-static int g_num_sms = 0;
 
 // FA_WG_ONLY=a,b,...: check and time only the named kernels (every kernel when unset).
 static bool selected(const char* name) {
@@ -166,21 +145,9 @@ static const Kernel kKernels[] = {
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
-    // The shipped body held to 4 CTAs/SM by its shared-memory request: the control of the
-    // 4-warpgroups-per-SM entries below.
+    // The shipped body held to 4 CTAs/SM by its shared-memory request: the control of
+    // designs with 4 warpgroups per SM (NOTES.md, v16, v17).
     {"fa_tma_o4", (fa_entry_t)fa_tma_ns2_fwd_d64, 56 * 1024, 128, 64, 64, true},
-    {"fa_wsn4", (fa_entry_t)fa_wsn4_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 4, 4), 544, 256, 64, true},
-    {"fa_wsn4s8", (fa_entry_t)fa_wsn4s8_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 8, 4), 544, 256, 64, true},
-    {"fa_wsn2", (fa_entry_t)fa_wsn2_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true},
-    {"fa_wsn2s2", (fa_entry_t)fa_wsn2s2_fwd_d64, FA_WG_TMA_WSN_SMEM_BYTES(64, 64, 2, 2), 288, 128, 64, true},
-    {"fa_wsp4", (fa_entry_t)fa_wsp4_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 4, 4), 544, 256, 64, true, 1},
-    {"fa_wsp4t", (fa_entry_t)fa_wsp4t_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 4, 4), 544, 256, 64, true, 1},
-    {"fa_wsp4d1", (fa_entry_t)fa_wsp4d1_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 4, 4), 544, 256, 64, true, 1},
-    {"fa_wsp4d2", (fa_entry_t)fa_wsp4d2_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 4, 4), 544, 256, 64, true, 1},
-    {"fa_wsp4d4", (fa_entry_t)fa_wsp4d4_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 4, 4), 544, 256, 64, true, 1},
-    {"fa_wsp4s8d2", (fa_entry_t)fa_wsp4s8d2_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 8, 4), 544, 256, 64, true, 1},
-    {"fa_wsp2", (fa_entry_t)fa_wsp2_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true, 2},
-    {"fa_wsp2t", (fa_entry_t)fa_wsp2t_fwd_d64, FA_WG_TMA_WSP_SMEM_BYTES(64, 64, 4, 2), 288, 128, 64, true, 2},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif
@@ -267,10 +234,6 @@ static CUtensorMap tensor_map(const __half* base, const Case& c) {
 static void launch(const Kernel& k, const Case& c, const __half* q, const __half* kk,
                    const __half* v, __half* o, cudaStream_t st = 0) {
     dim3 grid((c.S + k.block_m - 1) / k.block_m, c.H, c.B), block(k.threads, 1, 1);
-    if (k.persist > 0) {
-        const int units = (int)(grid.x * grid.y * grid.z);
-        grid = dim3(std::min(units, g_num_sms * k.persist), 1, 1);
-    }
     if (k.tma) {
         const CUtensorMap mk = tensor_map(kk, c);
         const CUtensorMap mv = tensor_map(v, c);
@@ -528,7 +491,6 @@ int main() {
     printf("device: %s (sm_%d%d), %d SMs, %zu B smem/SM, %zu B smem/block opt-in\n", prop.name,
            prop.major, prop.minor, prop.multiProcessorCount, prop.sharedMemPerMultiprocessor,
            prop.sharedMemPerBlockOptin);
-    g_num_sms = prop.multiProcessorCount;
     if (prop.major != 9) {
         fprintf(stderr, "needs an sm_90 device (the cubin is sm_90a)\n");
         return 2;
