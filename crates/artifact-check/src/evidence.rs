@@ -368,9 +368,19 @@ fn sm_clock(row: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// A bench row's board energy per launch (`energy_mj_per_launch`, hot rows only: bench's
+/// NVML energy counter over the row's sampling window), mJ with one decimal; `-` where
+/// absent.
+fn energy(row: Option<&serde_json::Value>) -> String {
+    match row.and_then(|r| num(r, "energy_mj_per_launch")) {
+        Some(mj) => format!("{mj:.1}"),
+        None => "-".into(),
+    }
+}
+
 fn faster(out: &Outcome, kernel: &str, config: &str) -> Claim {
     let mut details = String::from(
-        "| mode | kernel p50 (us) | kernel SM clock | fastest baseline | baseline p50 (us) | baseline SM clock | speed-up | device | file |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| mode | kernel p50 (us) | kernel SM clock | kernel energy (mJ/launch) | fastest baseline | baseline p50 (us) | baseline SM clock | baseline energy (mJ/launch) | speed-up | device | file |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let id = format!("faster.{kernel}.{config}");
     let title = format!("{kernel} is faster than the fastest baseline at {config}");
@@ -402,12 +412,20 @@ fn faster(out: &Outcome, kernel: &str, config: &str) -> Claim {
                 if speedup <= 1.0 {
                     bad.push(format!("{mode}: {speedup:.2}x against {name}"));
                 }
+                let (k_mj, b_mj) = (energy(k_row), energy(Some(b_row)));
+                // At the board's power limit a hot time is traded against the energy per
+                // launch: the figure names both where the bench measured them.
+                let joules = if k_mj != "-" && b_mj != "-" {
+                    format!(", {k_mj} vs {b_mj} mJ/launch")
+                } else {
+                    String::new()
+                };
                 figs.push(format!(
-                    "{mode} {k:.2} us vs {name} {p:.2} us ({speedup:.2}x)"
+                    "{mode} {k:.2} us vs {name} {p:.2} us ({speedup:.2}x{joules})"
                 ));
                 let _ = writeln!(
                     details,
-                    "| {mode} | {k:.2} | {} | {name} | {p:.2} | {} | {speedup:.2}x | {device} | `{}` |",
+                    "| {mode} | {k:.2} | {} | {k_mj} | {name} | {p:.2} | {} | {b_mj} | {speedup:.2}x | {device} | `{}` |",
                     sm_clock(k_row),
                     sm_clock(Some(b_row)),
                     b.rel
@@ -533,8 +551,19 @@ pub fn render(out: &Outcome, m: &Matrix) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::sm_clock;
+    use super::{energy, sm_clock};
     use serde_json::json;
+
+    #[test]
+    fn energy_is_the_hot_rows_energy_per_launch() {
+        assert_eq!(energy(None), "-");
+        // A cold row: the bench records no energy for it.
+        assert_eq!(energy(Some(&json!({"mode": "cold", "p50_us": 47.97}))), "-");
+        // bench/canon_6 of a2c229f, fa_tc hot.
+        let row =
+            json!({"mode": "hot", "p50_us": 51.05, "energy_mj_per_launch": 37.23579894043923});
+        assert_eq!(energy(Some(&row)), "37.2");
+    }
 
     #[test]
     fn sm_clock_names_the_clock_and_the_power_cap() {

@@ -236,6 +236,15 @@ pub struct Row {
     /// [`clock_difference`]); absent when they agree or either run has no GPU state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_note: Option<String>,
+    /// Board energy per launch in the old run, mJ (hot sets with the energy counter only:
+    /// [`SampleSet::energy_mj_per_launch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_energy_mj: Option<f64>,
+    /// The same in the new run. At the board's power limit a hot time follows the energy
+    /// per launch, so a change of one with the other is the code's; of the time alone at an
+    /// unchanged energy, more likely the clock's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_energy_mj: Option<f64>,
 }
 
 /// Relative SM-clock difference above which two timings ran at materially different clocks.
@@ -335,6 +344,8 @@ pub fn compare_files(
                     (Some(a), Some(b)) => clock_difference(a, b),
                     _ => None,
                 },
+                old_energy_mj: o.energy_mj_per_launch(),
+                new_energy_mj: n.energy_mj_per_launch(),
             }),
             None => unmatched.push(format!("{} (new only)", key(n))),
         }
@@ -431,6 +442,63 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.rows[0].clock_note, None);
+    }
+
+    #[test]
+    fn compare_files_reports_the_energy_per_launch_of_hot_sets() {
+        // Power from the energy counter as bench/canon_6 of a2c229f recorded it: fa_tc hot
+        // 51.05 us at 729.4 W (37.2 mJ a launch).
+        let with_power = |w: f64| gpu_telemetry::GpuState {
+            power_w_from_energy: Some(w),
+            ..gpu(1740, 0.85)
+        };
+        let set = |mode, median: f64, g| SampleSet {
+            name: "fa_tc".into(),
+            kind: crate::record::SetKind::Kernel,
+            mode,
+            launches_per_sample: 20,
+            samples_us: vec![median; 9],
+            gpu: g,
+        };
+        let file = |sets: Vec<SampleSet>| SamplesFile {
+            schema_version: 1,
+            tool: "bench".into(),
+            config: "canon_6".into(),
+            device: Some("NVIDIA H100 80GB HBM3".into()),
+            git_commit: None,
+            synthetic: true,
+            note: None,
+            sets,
+        };
+        use crate::record::Mode::{Cold, Hot};
+        let old = file(vec![
+            set(Hot, 51.05, Some(with_power(729.4))),
+            set(Cold, 47.97, Some(with_power(300.0))),
+        ]);
+        let new = file(vec![
+            set(Hot, 50.00, Some(with_power(720.0))),
+            set(Cold, 47.50, Some(with_power(300.0))),
+        ]);
+        let r = compare_files(&old, &new, &CompareOptions::default(), false).unwrap();
+        let hot = r.rows.iter().find(|r| r.mode == "hot").unwrap();
+        assert!((hot.old_energy_mj.unwrap() - 37.236).abs() < 1e-3);
+        assert!((hot.new_energy_mj.unwrap() - 36.0).abs() < 1e-9);
+        // Cold sets have none (their window is mostly the flush around each launch).
+        let cold = r.rows.iter().find(|r| r.mode == "cold").unwrap();
+        assert_eq!((cold.old_energy_mj, cold.new_energy_mj), (None, None));
+        let table = crate::render::compare_table(&r);
+        assert!(table.contains("37.2 -> 36.0"), "{table}");
+        // A run without the counter on one side.
+        let r = compare_files(
+            &file(vec![set(Hot, 51.05, None)]),
+            &new,
+            &CompareOptions::default(),
+            false,
+        )
+        .unwrap();
+        let hot = r.rows.iter().find(|r| r.mode == "hot").unwrap();
+        assert_eq!(hot.old_energy_mj, None);
+        assert!(crate::render::compare_table(&r).contains("- -> 36.0"));
     }
 
     #[test]

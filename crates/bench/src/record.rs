@@ -101,6 +101,21 @@ pub struct Timing {
     pub energy_mj_per_launch: Option<f64>,
 }
 
+/// Board energy per launch, mJ, of a timing in `mode` with mean time per launch `mean_us`
+/// taken while the GPU was in state `gpu` (see [`Timing::with_gpu`]): the energy counter's
+/// mean power times the mean time, hot mode only; `None` for cold timings and where the
+/// counter was not read.
+pub fn energy_mj_per_launch(
+    mode: Mode,
+    gpu: Option<&gpu_telemetry::GpuState>,
+    mean_us: f64,
+) -> Option<f64> {
+    match (mode, gpu) {
+        (Mode::Hot, Some(g)) => g.power_w_from_energy.map(|w| w * mean_us / 1000.0),
+        _ => None,
+    }
+}
+
 impl Timing {
     /// Attaches the GPU's state while the samples were taken and, in hot mode, the board
     /// energy per launch it implies: the mean board power from the energy counter
@@ -110,10 +125,7 @@ impl Timing {
     /// limit it is what the hot time is traded against. Cold samples get none: their
     /// window is mostly the L2 flush and the spin kernel around each launch.
     pub fn with_gpu(mut self, gpu: Option<gpu_telemetry::GpuState>) -> Timing {
-        self.energy_mj_per_launch = match (self.mode, &gpu) {
-            (Mode::Hot, Some(g)) => g.power_w_from_energy.map(|w| w * self.mean_us / 1000.0),
-            _ => None,
-        };
+        self.energy_mj_per_launch = energy_mj_per_launch(self.mode, gpu.as_ref(), self.mean_us);
         self.gpu = gpu;
         self
     }
@@ -270,6 +282,18 @@ pub struct SampleSet {
     /// before it, or without NVML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<gpu_telemetry::GpuState>,
+}
+
+impl SampleSet {
+    /// Board energy per launch, mJ, of these samples ([`energy_mj_per_launch`] of their
+    /// mean); `None` for cold sets and sets without the energy counter.
+    pub fn energy_mj_per_launch(&self) -> Option<f64> {
+        if self.samples_us.is_empty() {
+            return None;
+        }
+        let (mean, _) = crate::stats::mean_stdev(&self.samples_us);
+        energy_mj_per_launch(self.mode, self.gpu.as_ref(), mean)
+    }
 }
 
 /// `samples.json`: every raw sample of a run.

@@ -112,6 +112,17 @@ struct CompareRow {
     call: String,
     /// The two runs' SM clocks where they differ (`bench::compare::clock_difference`).
     gpu: String,
+    /// Board energy per launch, old -> new (hot sets with NVML's energy counter).
+    energy_mj: String,
+}
+
+/// `old -> new` energy per launch (mJ, one decimal), `-` for a run without it.
+fn energy_change(old: Option<f64>, new: Option<f64>) -> String {
+    let mj = |e: Option<f64>| e.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+    if old.is_none() && new.is_none() {
+        return "-".into();
+    }
+    format!("{} -> {}", mj(old), mj(new))
 }
 
 /// A comparison as a table.
@@ -131,6 +142,7 @@ pub fn compare_table(r: &Report) -> String {
                 p_value: format!("{:.3}", c.p_value),
                 call: c.call.to_string(),
                 gpu: row.clock_note.clone().unwrap_or_else(|| "-".into()),
+                energy_mj: energy_change(row.old_energy_mj, row.new_energy_mj),
             }
         })
         .collect();
