@@ -1,0 +1,192 @@
+// fa_wg_tma_kv2.cuh -- prototype for the harness (fa_wg_selfcheck.cu), not in fa_tc (v18).
+// fa_wg_tma.cuh's body with 128-key tiles at 4 CTAs per SM: one K slot and one V slot of
+// 16 KiB each (40976 B with Q, as the shipped 64-key body), each refilled by one thread as
+// soon as every warp is done with it: K(t+1) right after S(t) (EARLYK: a CTA barrier there),
+// V(t+1) after P V(t).  Question: the shipped body spends about 45 of its ~250 instructions
+// per tile and warp on per-tile work (descriptors, waits, barrier, max shuffles, the lazy
+// vote, loop control); 128-key tiles halve that per key, and fa_tc issues 10% more
+// instructions per launch than cuDNN, whose tiles are 128 keys.  v14's 128-key entry ran at
+// 3 CTAs/SM (two 32 KiB stages); this one keeps 4.
+#pragma once
+#include "fa_wg_tma.cuh"
+
+#define FA_WG_TMA_KV2_SMEM_BYTES(D, BN) ((64 * (D) + 2 * (BN) * (D)) * 2 + 16)
+
+#if FA_WG_HAVE_WGMMA
+namespace fa_wg {
+
+// S = Q K^T whose first k-step writes S without reading it ("=f" outputs): the previous
+// tile's scores are dead once packed into P, and with "+f" they would stay live through the
+// loop (v15: ptxas then serialises the wgmmas, C7512).
+template <int N>
+__device__ __forceinline__ void wgmma_ss_first(float (&d)[N], u64 desc_a, u64 desc_b);
+template <>
+__device__ __forceinline__ void wgmma_ss_first<32>(float (&d)[32], u64 desc_a, u64 desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, 0, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " FA_WG_ACC32_STR
+        ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3]), "=f"(d[4]), "=f"(d[5]), "=f"(d[6]),
+          "=f"(d[7]), "=f"(d[8]), "=f"(d[9]), "=f"(d[10]), "=f"(d[11]), "=f"(d[12]),
+          "=f"(d[13]), "=f"(d[14]), "=f"(d[15]), "=f"(d[16]), "=f"(d[17]), "=f"(d[18]),
+          "=f"(d[19]), "=f"(d[20]), "=f"(d[21]), "=f"(d[22]), "=f"(d[23]), "=f"(d[24]),
+          "=f"(d[25]), "=f"(d[26]), "=f"(d[27]), "=f"(d[28]), "=f"(d[29]), "=f"(d[30]),
+          "=f"(d[31])
+        : "l"(desc_a), "l"(desc_b));
+}
+template <>
+__device__ __forceinline__ void wgmma_ss_first<64>(float (&d)[64], u64 desc_a, u64 desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, 0, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " FA_WG_ACC64_STR
+        ", %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3]), "=f"(d[4]), "=f"(d[5]), "=f"(d[6]),
+          "=f"(d[7]), "=f"(d[8]), "=f"(d[9]), "=f"(d[10]), "=f"(d[11]), "=f"(d[12]),
+          "=f"(d[13]), "=f"(d[14]), "=f"(d[15]), "=f"(d[16]), "=f"(d[17]), "=f"(d[18]),
+          "=f"(d[19]), "=f"(d[20]), "=f"(d[21]), "=f"(d[22]), "=f"(d[23]), "=f"(d[24]),
+          "=f"(d[25]), "=f"(d[26]), "=f"(d[27]), "=f"(d[28]), "=f"(d[29]), "=f"(d[30]),
+          "=f"(d[31]), "=f"(d[32]), "=f"(d[33]), "=f"(d[34]), "=f"(d[35]), "=f"(d[36]),
+          "=f"(d[37]), "=f"(d[38]), "=f"(d[39]), "=f"(d[40]), "=f"(d[41]), "=f"(d[42]),
+          "=f"(d[43]), "=f"(d[44]), "=f"(d[45]), "=f"(d[46]), "=f"(d[47]), "=f"(d[48]),
+          "=f"(d[49]), "=f"(d[50]), "=f"(d[51]), "=f"(d[52]), "=f"(d[53]), "=f"(d[54]),
+          "=f"(d[55]), "=f"(d[56]), "=f"(d[57]), "=f"(d[58]), "=f"(d[59]), "=f"(d[60]),
+          "=f"(d[61]), "=f"(d[62]), "=f"(d[63])
+        : "l"(desc_a), "l"(desc_b));
+}
+template <int D, int BN>
+__device__ __forceinline__ void gemm_qk_first(float (&s)[BN / 2], u64 desc_q, u64 desc_k) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+        const u64 dq = desc_q + (((kk % 4) * 32) >> 4);
+        const u64 dk = desc_k + (((kk % 4) * 32) >> 4);
+        if (kk == 0) {
+            wgmma_ss_first<BN / 2>(s, dq, dk);
+        } else {
+            wgmma_ss<1>(s, dq, dk);
+        }
+    }
+}
+
+template <int D, int BN, bool POS, bool LAZY, bool EARLYK>
+__device__ __forceinline__ void fwd_tma_kv2(const __half* __restrict__ Q,
+                                            const CUtensorMap* tmK, const CUtensorMap* tmV,
+                                            __half* __restrict__ O, int H, int S,
+                                            float softmax_scale, int causal,
+                                            unsigned char* smem_raw) {
+    using C = Cfg<D, BN, 2>;
+    static_assert(D == 64, "one swizzle atom per row");
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+    const int gid = lane >> 2;
+
+    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
+                            : static_cast<int>(blockIdx.x);
+    const int m0 = mblk * C::kBlockM;
+    if (m0 >= S) return;
+    const int bh = static_cast<int>(blockIdx.z) * H + static_cast<int>(blockIdx.y);
+    const size_t head = static_cast<size_t>(bh) * S * D;
+    const __half* Qh = Q + head;
+    __half* Oh = O + head;
+
+    const u32 sQ = smem_u32(smem_raw);
+    if (sQ & 1023u) __trap();
+    const u32 sK = sQ + C::kQBytes;
+    const u32 sV = sK + C::kKvBytes;
+    const u32 barK = sV + C::kKvBytes;
+    const u32 barV = barK + 8;
+
+    const int n_end = causal ? min(S, m0 + C::kBlockM) : S;
+    const int n_tiles = (n_end + BN - 1) / BN;
+    const int w_row0 = m0 + warp * 16;
+    const int q_row0 = w_row0 + gid;
+
+    if (tid == 0) {
+        mbar_init(barK, 1);
+        mbar_init(barV, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<u64>(tmK)) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<u64>(tmV)) : "memory");
+    }
+    load_rows<64, D>(sQ, Qh, m0, S, tid);
+    cp_async_commit();
+    __syncthreads();
+
+    auto issue = [&](const CUtensorMap* tm, u32 dst, u32 bar, int i) {
+        mbar_expect_tx(bar, C::kKvBytes);
+#pragma unroll
+        for (int r = 0; r < BN / 64; ++r) tma_load_3d(dst + r * (64 * 128), tm, bar, 0, i * BN + 64 * r, bh);
+    };
+    if (tid == 0 && n_tiles > 0) {
+        issue(tmK, sK, barK, 0);
+        issue(tmV, sV, barV, 0);
+    }
+
+    float o[C::kO], s[C::kS], row_max[2], row_sum[2];
+    reset_rows<D, BN>(o, s, row_max, row_sum);
+    const float scale_log2 = softmax_scale * 1.4426950408889634f;
+    const u64 desc_q = make_desc_sw128(sQ, 16, 1024);
+
+    cp_async_wait<0>();
+    fence_proxy_async();
+    __syncthreads();
+
+    for (int t = 0; t < n_tiles; ++t) {
+        const u32 parity = t & 1;
+        mbar_wait_bounded(barK, parity);
+        wg_fence();
+        gemm_qk_first<D, BN>(s, desc_q, make_desc_sw128(sK, 16, 1024));
+        wg_commit();
+        wg_wait<0>();
+        fence_regs(s);
+        if constexpr (EARLYK) {
+            __syncthreads();  // every warp's S(t) done: the K slot is free
+            if (tid == 0 && t + 1 < n_tiles) issue(tmK, sK, barK, t + 1);
+        }
+        u32 pf[BN / 16][4];
+        softmax_pack<D, BN, POS, LAZY>(s, o, row_max, row_sum, pf, scale_log2, t * BN, q_row0,
+                                       w_row0, S, causal);
+        mbar_wait_bounded(barV, parity);
+        wg_fence();
+        gemm_pv<D, BN>(o, pf, make_desc_sw128(sV, BN * 128, 1024));
+        wg_commit();
+        wg_wait<0>();
+        fence_regs(o);
+        fence_regs(pf);
+        __syncthreads();  // every warp's P V(t) done: the V slot (and K, without EARLYK) free
+        if (tid == 0 && t + 1 < n_tiles) {
+            if constexpr (!EARLYK) issue(tmK, sK, barK, t + 1);
+            issue(tmV, sV, barV, t + 1);
+        }
+    }
+    store_o<D>(o, row_sum, smem_raw, warp, Oh, w_row0, S);
+}
+
+}  // namespace fa_wg
+#endif  // FA_WG_HAVE_WGMMA
+
+#if FA_WG_HAVE_WGMMA
+#define FA_WG_TMA_KV2_BODY(BN_, LAZY_, EK_)                                                  \
+    if (softmax_scale > 0.f) {                                                               \
+        fa_wg::fwd_tma_kv2<64, BN_, true, LAZY_, EK_>(Q, &tmK, &tmV, O, H, S, softmax_scale, \
+                                                      causal, fa_wg_smem);                   \
+    } else {                                                                                 \
+        fa_wg::fwd_tma_kv2<64, BN_, false, LAZY_, EK_>(Q, &tmK, &tmV, O, H, S,               \
+                                                       softmax_scale, causal, fa_wg_smem);   \
+    }
+#else
+#define FA_WG_TMA_KV2_BODY(BN_, LAZY_, EK_) \
+    (void)Q; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; __trap();
+#endif
+//   FA_WG_TMA_KV2_ENTRY(name, keys per tile, lazy, early K, min CTAs per SM): D = 64, ABI
+//   attention_fwd_tma_v1, 128 threads, FA_WG_TMA_KV2_SMEM_BYTES(64, BN).
+#define FA_WG_TMA_KV2_ENTRY(NAME, BN_, LAZY_, EK_, MINB_)                                    \
+    extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
+    NAME(const __half* Q, const __grid_constant__ CUtensorMap tmK,                           \
+         const __grid_constant__ CUtensorMap tmV, __half* O, int B, int H, int S, int D,     \
+         float softmax_scale, int causal) {                                                  \
+        extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
+        (void)B;                                                                             \
+        if (D != 64) return;                                                                 \
+        FA_WG_TMA_KV2_BODY(BN_, LAZY_, EK_)                                                  \
+    }
