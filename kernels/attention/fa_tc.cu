@@ -1,12 +1,12 @@
 // fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
-// wgmma and TMA on sm_90a).  Shipped version v13 (v1 lives on as variants/fa_tc_v1.cu; history and
+// wgmma and TMA on sm_90a).  Shipped version v18 (v1 lives on as variants/fa_tc_v1.cu; history and
 // numbers in NOTES.md).  Six entries; fa_tc.toml says which runs:
 //   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below;
 //                                   v11 changes the softmax at D = 128);
 //   fa_tc_fwd_d64_small_grid        [[launch_rule]] small_grid: D = 64, small grids (v6);
 //   fa_tc_fwd_d64_wgmma_tma         [[launch_rule]] wgmma_tma: D = 64, 199 or more default
 //                                   CTAs, sm_90a cubins only, ABI attention_fwd_tma_v1 (K and
-//                                   V as tensor maps; v13);
+//                                   V as tensor maps; v13, body of v18);
 //   fa_tc_fwd_d128_wgmma            [[launch_rule]] wgmma_d128: D = 128, sm_90a cubins only;
 //   fa_tc_fwd_d64_wgmma_ks2         [[launch_rule]] wgmma_ks2: D = 64, 64..198 default CTAs,
 //                                   sm_90a cubins only (v12).
@@ -38,6 +38,7 @@
 #include "variants/fa_tc_core.cuh"
 #include "variants/wgmma/fa_wg_core.cuh"
 #include "variants/wgmma/fa_wg_tma.cuh"
+#include "variants/wgmma/fa_wg_tma_n128.cuh"
 
 //              name           D    RW SPLIT stages min CTAs/SM
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64, 64, 4, 1, 3, 3)
@@ -62,14 +63,16 @@ FA_TCV_ENTRY_NS(fa_tc_fwd_d64_small_grid, 64, 2, 2, 2, 3)
 // (as are the other sm_90a entries): the manifest's rules name it for sm_90a cubins only.
 //          name                  D    BN  NS lazy  pipe   min CTAs/SM
 FA_WG_ENTRY(fa_tc_fwd_d128_wgmma, 128, 64, 3, true, true,  2)
-// v13: [[launch_rule]] wgmma_tma, D = 64 grids of 199 or more default CTAs on sm_90a (canon_6),
-// replacing v10's cp.async `wgmma` launch there: the same one-warpgroup body (plain schedule,
-// 64-key tiles, lazy rescale) with K and V brought in by the Tensor Memory Accelerator
-// (variants/wgmma/fa_wg_tma.cuh: one thread issues each tile's two bulk tensor copies into a
-// 2-stage mbarrier ring; Q by cp.async), 40976 B, 5 CTAs/SM.  ABI attention_fwd_tma_v1: the
-// runtime passes K and V as tensor maps (box 64 x 64, 128-byte swizzle) it encodes itself.
-//              name                     D   BN  NS lazy  min CTAs/SM
-FA_WG_TMA_ENTRY(fa_tc_fwd_d64_wgmma_tma, 64, 64, 2, true, 5)
+// v13: [[launch_rule]] wgmma_tma, D = 64 grids of 199 or more default CTAs on sm_90a (canon_6):
+// one warpgroup per 64 query rows with K and V brought in by the Tensor Memory Accelerator
+// (one thread issues the bulk tensor copies into mbarrier-guarded shared memory; Q by
+// cp.async).  ABI attention_fwd_tma_v1: the runtime passes K and V as tensor maps (box 64 x
+// 64, 128-byte swizzle) it encodes itself.  v18 changed the body to 128-key tiles at 4
+// CTAs/SM (variants/wgmma/fa_wg_tma_n128.cuh: one K and one V slot of 16 KiB, K(t+1) loaded
+// under the softmax and P V of tile t; 128 registers; the same 40976 B): v13's 64-key body
+// (fa_wg_tma.cuh, 2 stages, 5 CTAs/SM) spent twice the per-tile work per key.
+//                   name                     BN   lazy  early K  min CTAs/SM
+FA_WG_TMA_N128_ENTRY(fa_tc_fwd_d64_wgmma_tma, 128, true, true,    4)
 // v12: [[launch_rule]] wgmma_ks2, D = 64 grids of 64..198 default CTAs on sm_90a (about one
 // CTA per SM: canon_3, canon_2): two warpgroups (256 threads) on the same 64 query rows,
 // each computing every other 128-key tile, loading its own tiles and meeting only its own
@@ -85,4 +88,4 @@ static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes <= 99 * 1024, "sm_89: 99 KiB
 static_assert(fa_tcv::Cfg<64, 2, 2, 2>::kSmemBytes == 69632, "fa_tc.toml: small_grid smem");
 static_assert(FA_WG_SMEM_BYTES(128, 64, 3) == 114688, "fa_tc.toml: wgmma_d128 smem");
 static_assert(FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2) == 139264, "fa_tc.toml: wgmma_ks2 smem");
-static_assert(FA_WG_TMA_SMEM_BYTES(64, 64, 2) == 40976, "fa_tc.toml: wgmma_tma smem");
+static_assert(FA_WG_TMA_N128_SMEM_BYTES(64, 128) == 40976, "fa_tc.toml: wgmma_tma smem");

@@ -39,7 +39,7 @@
 
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
-#include "fa_wg_tma_kv2.cuh"
+#include "fa_wg_tma_n128.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -49,11 +49,13 @@ FA_WG_TMA_ENTRY(fa_tma_ns3_fwd_d64, 64, 64, 3, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_ns4_fwd_d64, 64, 64, 4, true, 3)
 FA_WG_TMA_ENTRY(fa_tma_d128_fwd_d128, 128, 64, 3, true, 2)
 FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
-// One K slot and one V slot, each refilled as soon as it is free (fa_wg_tma_kv2.cuh; v18).
-//                  name             BN   lazy  early K  MINB
-FA_WG_TMA_KV2_ENTRY(fa_kv2e_fwd_d64, 128, true, true,    4)
-FA_WG_TMA_KV2_ENTRY(fa_kv2_fwd_d64,  128, true, false,   4)
-FA_WG_TMA_KV2_ENTRY(fa_kv2s_fwd_d64, 64,  true, true,    5)
+// One K slot and one V slot, each refilled as soon as it is free (fa_wg_tma_n128.cuh; v18):
+// fa_n128e is the body fa_tc ships as its wgmma_tma launch; fa_n128 refills both slots after
+// P V; fa_n64e the same protocol with 64-key tiles at 5 CTAs/SM.
+//                   name              BN   lazy  early K  MINB
+FA_WG_TMA_N128_ENTRY(fa_n128e_fwd_d64, 128, true, true,    4)
+FA_WG_TMA_N128_ENTRY(fa_n128_fwd_d64,  128, true, false,   4)
+FA_WG_TMA_N128_ENTRY(fa_n64e_fwd_d64,  64,  true, true,    5)
 
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
@@ -154,9 +156,9 @@ static const Kernel kKernels[] = {
     // The shipped body held to 4 CTAs/SM by its shared-memory request: the control of
     // designs with 4 warpgroups per SM (NOTES.md, v16, v17).
     {"fa_tma_o4", (fa_entry_t)fa_tma_ns2_fwd_d64, 56 * 1024, 128, 64, 64, true},
-    {"fa_kv2e", (fa_entry_t)fa_kv2e_fwd_d64, FA_WG_TMA_KV2_SMEM_BYTES(64, 128), 128, 64, 64, true},
-    {"fa_kv2", (fa_entry_t)fa_kv2_fwd_d64, FA_WG_TMA_KV2_SMEM_BYTES(64, 128), 128, 64, 64, true},
-    {"fa_kv2s", (fa_entry_t)fa_kv2s_fwd_d64, FA_WG_TMA_KV2_SMEM_BYTES(64, 64), 128, 64, 64, true},
+    {"fa_n128e", (fa_entry_t)fa_n128e_fwd_d64, FA_WG_TMA_N128_SMEM_BYTES(64, 128), 128, 64, 64, true},
+    {"fa_n128", (fa_entry_t)fa_n128_fwd_d64, FA_WG_TMA_N128_SMEM_BYTES(64, 128), 128, 64, 64, true},
+    {"fa_n64e", (fa_entry_t)fa_n64e_fwd_d64, FA_WG_TMA_N128_SMEM_BYTES(64, 64), 128, 64, 64, true},
 #ifdef FA_WG_V9_CORE
     {"fa_wg_v9", fa_wg_v9_fwd_d64, FA_WGV9_SMEM_BYTES, 128, 64, 64},
 #endif

@@ -1,16 +1,22 @@
-// fa_wg_tma_kv2.cuh -- prototype for the harness (fa_wg_selfcheck.cu), not in fa_tc (v18).
-// fa_wg_tma.cuh's body with 128-key tiles at 4 CTAs per SM: one K slot and one V slot of
-// 16 KiB each (40976 B with Q, as the shipped 64-key body), each refilled by one thread as
-// soon as every warp is done with it: K(t+1) right after S(t) (EARLYK: a CTA barrier there),
-// V(t+1) after P V(t).  Question: the shipped body spends about 45 of its ~250 instructions
-// per tile and warp on per-tile work (descriptors, waits, barrier, max shuffles, the lazy
-// vote, loop control); 128-key tiles halve that per key, and fa_tc issues 10% more
-// instructions per launch than cuDNN, whose tiles are 128 keys.  v14's 128-key entry ran at
-// 3 CTAs/SM (two 32 KiB stages); this one keeps 4.
+// fa_wg_tma_n128.cuh -- fa_wg_tma.cuh's TMA body with 128-key tiles at 4 CTAs per SM; fa_tc
+// ships it as the wgmma_tma launch (v18, NOTES.md).  ABI attention_fwd_tma_v1 (K and V as
+// tensor maps; kernels/README.md).  Per CTA (64 query rows of one head, one warpgroup):
+//   shared memory: Q (8 KiB, cp.async), one K slot and one V slot of 128 keys x 64 (16 KiB
+//   each; 40976 B in all, as the 64-key body's two stages), an mbarrier per slot;
+//   tile t: wait for K(t); S = Q K^T (m64n128k16, its first k-step writing S without reading
+//   it, so the previous tile's dead scores free their registers for P); with EARLYK a CTA
+//   barrier and tid 0 refills the K slot with K(t+1) at once, under the softmax and P V;
+//   the softmax (fa_common::softmax_tile, lazy rescale when softmax_scale > 0); wait for V(t); O += P V (8 x
+//   m64n64k16); a CTA barrier and tid 0 refills the V slot with V(t+1) (and the K slot
+//   without EARLYK).  Each refill is one thread's arrive.expect_tx and two bulk tensor copies
+//   (boxes of 64 rows); waits are bounded (a wait that never completes traps).
+// Against the 64-key body: half the per-tile work per key (descriptors, waits, barriers, the
+// max shuffles, the lazy vote; about 45 of the 64-key tile's ~250 instructions per warp) and
+// 128-wide S wgmmas, for 128 registers and so 4 CTAs per SM instead of 5.
 #pragma once
 #include "fa_wg_tma.cuh"
 
-#define FA_WG_TMA_KV2_SMEM_BYTES(D, BN) ((64 * (D) + 2 * (BN) * (D)) * 2 + 16)
+#define FA_WG_TMA_N128_SMEM_BYTES(D, BN) ((64 * (D) + 2 * (BN) * (D)) * 2 + 16)
 
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
@@ -68,7 +74,7 @@ __device__ __forceinline__ void gemm_qk_first(float (&s)[BN / 2], u64 desc_q, u6
 }
 
 template <int D, int BN, bool POS, bool LAZY, bool EARLYK>
-__device__ __forceinline__ void fwd_tma_kv2(const __half* __restrict__ Q,
+__device__ __forceinline__ void fwd_tma_n128(const __half* __restrict__ Q,
                                             const CUtensorMap* tmK, const CUtensorMap* tmV,
                                             __half* __restrict__ O, int H, int S,
                                             float softmax_scale, int causal,
@@ -166,21 +172,24 @@ __device__ __forceinline__ void fwd_tma_kv2(const __half* __restrict__ Q,
 #endif  // FA_WG_HAVE_WGMMA
 
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_TMA_KV2_BODY(BN_, LAZY_, EK_)                                                  \
+// softmax_scale <= 0 (scores scaled before the max; an edge case the oracle checks) takes the
+// eager rescale: with both copies lazy the kernel needs one register more than the 128 that
+// 4 CTAs/SM allow, and ptxas spills (4 B).
+#define FA_WG_TMA_N128_BODY(BN_, LAZY_, EK_)                                                 \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd_tma_kv2<64, BN_, true, LAZY_, EK_>(Q, &tmK, &tmV, O, H, S, softmax_scale, \
-                                                      causal, fa_wg_smem);                   \
+        fa_wg::fwd_tma_n128<64, BN_, true, LAZY_, EK_>(Q, &tmK, &tmV, O, H, S, softmax_scale,\
+                                                       causal, fa_wg_smem);                  \
     } else {                                                                                 \
-        fa_wg::fwd_tma_kv2<64, BN_, false, LAZY_, EK_>(Q, &tmK, &tmV, O, H, S,               \
-                                                       softmax_scale, causal, fa_wg_smem);   \
+        fa_wg::fwd_tma_n128<64, BN_, false, false, EK_>(Q, &tmK, &tmV, O, H, S,              \
+                                                        softmax_scale, causal, fa_wg_smem);  \
     }
 #else
-#define FA_WG_TMA_KV2_BODY(BN_, LAZY_, EK_) \
+#define FA_WG_TMA_N128_BODY(BN_, LAZY_, EK_) \
     (void)Q; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; __trap();
 #endif
-//   FA_WG_TMA_KV2_ENTRY(name, keys per tile, lazy, early K, min CTAs per SM): D = 64, ABI
-//   attention_fwd_tma_v1, 128 threads, FA_WG_TMA_KV2_SMEM_BYTES(64, BN).
-#define FA_WG_TMA_KV2_ENTRY(NAME, BN_, LAZY_, EK_, MINB_)                                    \
+//   FA_WG_TMA_N128_ENTRY(name, keys per tile, lazy, early K, min CTAs per SM): D = 64, ABI
+//   attention_fwd_tma_v1, 128 threads, FA_WG_TMA_N128_SMEM_BYTES(64, BN).
+#define FA_WG_TMA_N128_ENTRY(NAME, BN_, LAZY_, EK_, MINB_)                                    \
     extern "C" __global__ void __launch_bounds__(128, MINB_)                                 \
     NAME(const __half* Q, const __grid_constant__ CUtensorMap tmK,                           \
          const __grid_constant__ CUtensorMap tmV, __half* O, int B, int H, int S, int D,     \
@@ -188,5 +197,5 @@ __device__ __forceinline__ void fwd_tma_kv2(const __half* __restrict__ Q,
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != 64) return;                                                                 \
-        FA_WG_TMA_KV2_BODY(BN_, LAZY_, EK_)                                                  \
+        FA_WG_TMA_N128_BODY(BN_, LAZY_, EK_)                                                  \
     }
