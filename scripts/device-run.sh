@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall againbig agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma energyprobe sustain
 #   (default: doctor oracle controls)
 set -u
@@ -295,6 +295,14 @@ PY
       done
       grep -hE "^bench canon_" logs/bench.canon_[23].again[12].log >> "$summary"
       tar czf "$OUT/again.tgz" artifacts-again1 artifacts-again2 2>/dev/null
+      ;;
+    againbig)
+      # Three more benches of canon_6 and one of canon_4 (the shapes that run into the board's
+      # power limit hot) after the `bench` stage's: run-to-run spread of their hot ratios.
+      for r in 1 2 3; do timed "bench.canon_6.again$r" bench --config configs/canon_6.toml --out "artifacts-again$r"; done
+      timed bench.canon_4.again1 bench --config configs/canon_4.toml --out artifacts-again1
+      grep -hE "^bench canon_" logs/bench.canon_[64].again[123].log >> "$summary"
+      tar czf "$OUT/again.tgz" artifacts-again1 artifacts-again2 artifacts-again3 2>/dev/null
       ;;
     agreement)
       # The bench's cold p50 against Nsight Compute's duration (ncu flushes and invalidates
