@@ -400,6 +400,20 @@ mod tests {
         assert!(clock_difference(&gpu(1965, 0.1), &gpu(1965, 0.9)).is_some());
     }
 
+    /// A synthetic samples file of canon_6 on the H100 holding `sets`.
+    fn canon_6_file(sets: Vec<SampleSet>) -> SamplesFile {
+        SamplesFile {
+            schema_version: 1,
+            tool: "bench".into(),
+            config: "canon_6".into(),
+            device: Some("NVIDIA H100 80GB HBM3".into()),
+            git_commit: None,
+            synthetic: true,
+            note: None,
+            sets,
+        }
+    }
+
     #[test]
     fn compare_files_notes_the_clock_only_where_both_runs_have_it() {
         let set = |median: f64, g: Option<gpu_telemetry::GpuState>| SampleSet {
@@ -410,16 +424,7 @@ mod tests {
             samples_us: crate::synthetic::samples(7, 60, median, 0.01),
             gpu: g,
         };
-        let file = |s: SampleSet| SamplesFile {
-            schema_version: 1,
-            tool: "bench".into(),
-            config: "canon_6".into(),
-            device: Some("NVIDIA H100 80GB HBM3".into()),
-            git_commit: None,
-            synthetic: true,
-            note: None,
-            sets: vec![s],
-        };
+        let file = |s: SampleSet| canon_6_file(vec![s]);
         let o = CompareOptions::default();
         let r = compare_files(
             &file(set(47.4, Some(gpu(1980, 0.0)))),
@@ -460,22 +465,12 @@ mod tests {
             samples_us: vec![median; 9],
             gpu: g,
         };
-        let file = |sets: Vec<SampleSet>| SamplesFile {
-            schema_version: 1,
-            tool: "bench".into(),
-            config: "canon_6".into(),
-            device: Some("NVIDIA H100 80GB HBM3".into()),
-            git_commit: None,
-            synthetic: true,
-            note: None,
-            sets,
-        };
         use crate::record::Mode::{Cold, Hot};
-        let old = file(vec![
+        let old = canon_6_file(vec![
             set(Hot, 51.05, Some(with_power(729.4))),
             set(Cold, 47.97, Some(with_power(300.0))),
         ]);
-        let new = file(vec![
+        let new = canon_6_file(vec![
             set(Hot, 50.00, Some(with_power(720.0))),
             set(Cold, 47.50, Some(with_power(300.0))),
         ]);
@@ -490,7 +485,7 @@ mod tests {
         assert!(table.contains("37.2 -> 36.0"), "{table}");
         // A run without the counter on one side.
         let r = compare_files(
-            &file(vec![set(Hot, 51.05, None)]),
+            &canon_6_file(vec![set(Hot, 51.05, None)]),
             &new,
             &CompareOptions::default(),
             false,
