@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall againbig agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma wsprofile profile profilemma energyprobe sustain
+#     selfcheck wgmma wsprofile profile profilemma energyprobe sustain pingpong parts trace
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -359,6 +359,24 @@ PY
       pre=(); [ -x .device/wgmma/fa_wg_selfcheck ] && pre=(env FA_WG_SELFCHECK_BIN=.device/wgmma/fa_wg_selfcheck)
       STEP_LIMIT=300 timed wgmma "${pre[@]}" bash kernels/attention/variants/wgmma/run.sh logs/wgmma
       grep -hE "^(CHECK|TIME|HGMMA|ptxas)" logs/wgmma/*.log >> "$summary" 2>/dev/null
+      ;;
+    pingpong|parts)
+      # v19: the prebuilt harness (.device/wgmma/fa_wg_selfcheck) on the entries of ONLY,
+      # ROUNDS runs in a row (each: every check, then hot / cold timings of every shape of
+      # D = 64). Stage pingpong ran the first ping-pong body (fa_ks2pp, fa_ks2ppl: logs
+      # pingpong.r*); stage parts runs fa_wg_parts.cuh's entries against wgmma_ks2's body.
+      only=${ONLY:-fa_ks2n128eo,fa_ks2xp,fa_ks2xt,fa_ks2xpt,fa_ks2xplt}
+      bin=.device/wgmma/fa_wg_selfcheck
+      for r in $(seq 1 "${ROUNDS:-3}"); do
+        STEP_LIMIT=240 timed "$stage.r$r" env FA_WG_ONLY="$only" "$bin"
+        grep -hE "^(CHECKS|CHECK .*FAIL|TIME canon_[1235][(])" "logs/$stage.r$r.log" >> "$summary"
+      done
+      ;;
+    trace)
+      # v19: the phase marks of the key-part bodies at canon_3, hot and cold (prebuilt
+      # .device/wgmma/fa_wg_trace; kernels/attention/variants/wgmma/fa_wg_trace.cu).
+      STEP_LIMIT=120 timed trace .device/wgmma/fa_wg_trace "${SAMPLES:-40}"
+      cat logs/trace.log >> "$summary"
       ;;
     sustain)
       # Harness entries against each other at canon_6's power limit (NOTES.md v16, v17; v17

@@ -33,6 +33,19 @@
 #define FA_WG_SOL 0
 #endif
 
+// Phase marks of the trace build (fa_wg_trace.cu, -DFA_WG_TRACE=1; the tools never define it):
+// thread 0 of every warpgroup records %globaltimer and clock64 at mark i of its CTA.
+#ifndef FA_WG_TRACE
+#define FA_WG_TRACE 0
+#endif
+#if FA_WG_TRACE
+#define FA_WG_TRACE_CTAS 1024
+#define FA_WG_TRACE_MARKS 16
+__device__ unsigned long long fa_wg_trace_ns[FA_WG_TRACE_CTAS * 4 * FA_WG_TRACE_MARKS];
+__device__ long long fa_wg_trace_clk[FA_WG_TRACE_CTAS * 4 * FA_WG_TRACE_MARKS];
+__device__ unsigned fa_wg_trace_sm[FA_WG_TRACE_CTAS];
+#endif
+
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
 
@@ -75,6 +88,31 @@ __device__ __forceinline__ u32 swz(int r, int c) {
 }
 __device__ __forceinline__ void named_bar_sync(int id, int threads) {
     asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(threads) : "memory");
+}
+// Arrive at named barrier id (of `threads` arrivals in all) without waiting for it.
+__device__ __forceinline__ void named_bar_arrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void trace_mark(int i) {
+#if FA_WG_TRACE
+    if ((threadIdx.x & 127) == 0 && i >= 0 && i < FA_WG_TRACE_MARKS) {
+        const unsigned cta = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+        if (cta < FA_WG_TRACE_CTAS) {
+            unsigned long long ns;
+            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+            const size_t at = (static_cast<size_t>(cta) * 4 + (threadIdx.x >> 7)) * FA_WG_TRACE_MARKS + i;
+            fa_wg_trace_ns[at] = ns;
+            fa_wg_trace_clk[at] = clock64();
+            if (i == 0 && threadIdx.x == 0) {
+                unsigned sm;
+                asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+                fa_wg_trace_sm[cta] = sm;
+            }
+        }
+    }
+#else
+    (void)i;
+#endif
 }
 __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
@@ -258,19 +296,28 @@ __device__ __forceinline__ void pack_p(const float (&s)[BN / 2], u32 (&pf)[BN / 
 // The epilogue of one warp: O = acc / l for its 16 rows (warp wq of a 64-row tile whose
 // first global row is w_row0 - 16 wq), staged as fp16 in the warp's rows of the shared tile
 // sO (the Q tile's atom layout), then written with 16-byte stores; rows >= S are not
-// written.  Each warp writes and then reads only its own 16 rows of sO.
-template <int D>
+// written.  Each warp writes and then reads only its own 16 rows of sO.  Columns: the NJ
+// blocks of 8 from block J0 (default: all D; fa_wg_parts.cuh stores half of them per part).
+// QUAD: row_sum holds this lane's partial sums (summed over the row's quad here); false:
+// the full row sums (fa_wg_parts.cuh's sums from the tensor cores).
+template <int D, int J0 = 0, int NJ = D / 8, bool QUAD = true>
 __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&row_sum)[2],
                                         unsigned char* sO, int wq, __half* Oh, int w_row0,
                                         int S) {
+    static_assert(J0 >= 0 && (16 * NJ) % 32 == 0 && J0 + NJ <= D / 8, "column blocks");
     const int lane = threadIdx.x & 31;
     const int gid = lane >> 2;
     const int tig = lane & 3;
     float inv_l[2];
-    inv_row_sums(row_sum, inv_l);
+    if constexpr (QUAD) {
+        inv_row_sums(row_sum, inv_l);
+    } else {
+        inv_l[0] = row_sum[0] > 0.f ? 1.f / row_sum[0] : 0.f;
+        inv_l[1] = row_sum[1] > 0.f ? 1.f / row_sum[1] : 0.f;
+    }
     const int srow = wq * 16 + gid;
 #pragma unroll
-    for (int j = 0; j < D / 8; ++j) {
+    for (int j = J0; j < J0 + NJ; ++j) {
         unsigned char* atom = sO + (j / 8) * (64 * 128);
         *reinterpret_cast<u32*>(atom + swz(srow, j % 8) + tig * 4) =
             pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
@@ -278,13 +325,13 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
             pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
     }
     __syncwarp();
-    constexpr int kChunksPerRow = D / 8;
 #pragma unroll
-    for (int i = 0; i < 16 * kChunksPerRow / 32; ++i) {
+    for (int i = 0; i < 16 * NJ / 32; ++i) {
         const int idx = lane + i * 32;
-        const int r = idx / kChunksPerRow;
-        const int a = (idx % kChunksPerRow) / 8;
-        const int ch = idx % 8;
+        const int r = idx / NJ;
+        const int jj = J0 + idx % NJ;  // 16-byte chunk of the row: block jj
+        const int a = jj / 8;
+        const int ch = jj % 8;
         const int grow = w_row0 + r;
         if (grow < S) {
             *reinterpret_cast<uint4*>(Oh + static_cast<size_t>(grow) * D + a * 64 + ch * 8) =
@@ -294,16 +341,17 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
 }
 
 // The softmax of one key tile (scores in s, first key n0): O rescaled where the max moved,
-// P packed as the A fragments of the P V wgmmas (FA_WG_SOL 2: P = the raw scores).
-template <int D, int BN, bool POS, bool LAZY>
+// P packed as the A fragments of the P V wgmmas (FA_WG_SOL 2: P = the raw scores); POLY as
+// fa_common::softmax_tile's.
+template <int D, int BN, bool POS, bool LAZY, int POLY = 0>
 __device__ __forceinline__ void softmax_pack(float (&s)[BN / 2], float (&o)[D / 2],
                                              float (&row_max)[2], float (&row_sum)[2],
                                              u32 (&pf)[BN / 16][4], float scale_log2, int n0,
                                              int q_row0, int w_row0, int S, int causal) {
     if constexpr (FA_WG_SOL != 2) {
         float alpha[2];
-        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, n0, q_row0,
-                                        w_row0, S, causal)) {
+        if (softmax_tile<BN, POS, LAZY, POLY>(s, row_max, row_sum, alpha, scale_log2, n0,
+                                              q_row0, w_row0, S, causal)) {
             rescale<D>(o, alpha);
         }
     }
@@ -333,15 +381,18 @@ template <int D, int BN, bool POS, bool LAZY, class KvTile>
 __device__ __forceinline__ void plain_tile(float (&s)[BN / 2], float (&o)[D / 2],
                                            float (&row_max)[2], float (&row_sum)[2],
                                            float scale_log2, u64 desc_q, KvTile kv_tile, int n0,
-                                           int q_row0, int w_row0, int S, int causal) {
+                                           int q_row0, int w_row0, int S, int causal,
+                                           int mark = -1) {
     wg_fence();
     gemm_qk<D, BN>(s, desc_q, make_desc_sw128(kv_tile(), 16, 1024));
     wg_commit();
     wg_wait<0>();
     fence_regs(s);
+    if (FA_WG_TRACE && mark >= 0) trace_mark(mark);
     u32 pf[BN / 16][4];
     softmax_pack<D, BN, POS, LAZY>(s, o, row_max, row_sum, pf, scale_log2, n0, q_row0, w_row0,
                                    S, causal);
+    if (FA_WG_TRACE && mark >= 0) trace_mark(mark + 1);
     wg_fence();
     // V: MN-major SW128: SBO 1024 B (next 8 keys), LBO BN x 128 B (next 64-wide atom of d).
     gemm_pv<D, BN>(o, pf, make_desc_sw128(kv_tile() + BN * D * 2, BN * 128, 1024));
@@ -349,6 +400,57 @@ __device__ __forceinline__ void plain_tile(float (&s)[BN / 2], float (&o)[D / 2]
     wg_wait<0>();
     fence_regs(o);
     fence_regs(pf);
+    if (FA_WG_TRACE && mark >= 0) trace_mark(mark + 2);
+}
+
+// The merge of KS key parts of each of WG row groups, after every wgmma of the CTA was waited
+// for: parts 1.. leave (O, max, sum) in the dead ring (right behind the WG Q tiles), part 0
+// rescales its own and each of theirs to the larger max and adds them, one part at a time.
+// Returns false in parts 1.. (done) and true in part 0, which then holds the merged state.
+template <int D, int BN, int NS, bool POS, int WG, int KS>
+__device__ __forceinline__ bool merge_key_parts(float (&o)[D / 2], float (&row_max)[2],
+                                                float (&row_sum)[2], float scale_log2,
+                                                unsigned char* smem_raw, int rg, int kp) {
+    using C = Cfg<D, BN, NS>;
+    constexpr int kSlot = (C::kO + 4) * 128;  // floats of one part's record
+    static_assert((KS - 1) * WG * kSlot * 4 <= NS * KS * C::kStageBytes, "merge fits the ring");
+    __syncthreads();
+    float* red = reinterpret_cast<float*>(smem_raw + WG * C::kQBytes) + rg * (KS - 1) * kSlot;
+    const int lt = threadIdx.x & 127;
+    if (kp > 0) {
+        float* mine_rec = red + (kp - 1) * kSlot;
+#pragma unroll
+        for (int i = 0; i < C::kO; ++i) mine_rec[i * 128 + lt] = o[i];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            mine_rec[(C::kO + r) * 128 + lt] = row_max[r];
+            mine_rec[(C::kO + 2 + r) * 128 + lt] = row_sum[r];
+        }
+    }
+    __syncthreads();
+    if (kp > 0) return false;
+    const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
+#pragma unroll
+    for (int p = 0; p < KS - 1; ++p) {
+        const float* rec = red + p * kSlot;
+        float a_own[2], a_other[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const float m1 = rec[(C::kO + r) * 128 + lt];
+            const float l1 = rec[(C::kO + 2 + r) * 128 + lt];
+            const float m = fmaxf(row_max[r], m1);
+            a_own[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m) * c);
+            a_other[r] = m1 == -INFINITY ? 0.f : fast_exp2((m1 - m) * c);
+            row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
+            row_max[r] = m;
+        }
+#pragma unroll
+        for (int i = 0; i < C::kO; ++i) {
+            const int r = (i >> 1) & 1;
+            o[i] = o[i] * a_own[r] + rec[i * 128 + lt] * a_other[r];
+        }
+    }
+    return true;
 }
 
 // The forward pass of one CTA: 64 WG query rows of one head, 128 WG KS threads.
@@ -447,6 +549,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         }
     };
 
+    trace_mark(0);
     // ---- prologue: group {Q, step 0}, group {step 1}, ..., group {step L-1} ----
     load_rows<64, D, 128 * KS>(sQw, Qh, m0 + 64 * rg, S, WG == 1 ? tid : tid % (128 * KS));
 #pragma unroll
@@ -475,6 +578,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
         cp_async_wait<L - 1>();  // Q and step 0 (this thread's copies)
         fence_proxy_async();     // generic-proxy writes -> visible to the async proxy
         __syncthreads();         // everyone's (Q is shared by every part)
+        trace_mark(1);
 
         for (int t = 0; t < n_steps; ++t) {
             if (FA_WG_SOL != 1 && t + L < n_steps) {
@@ -484,7 +588,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
             if (mine(t)) {
                 plain_tile<D, BN, POS, LAZY>(
                     s, o, row_max, row_sum, scale_log2, desc_q, [&] { return tile_of(t); },
-                    (KS * t + kp) * BN, q_row0, w_row0, S, causal);
+                    (KS * t + kp) * BN, q_row0, w_row0, S, causal, t < 2 ? 2 + 3 * t : -1);
             }
             cp_async_wait<L - 1>();  // step t+1 landed (this thread's copies)
             fence_proxy_async();
@@ -493,6 +597,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
             } else {
                 __syncthreads();  // everyone's; nobody reads stage t any more
             }
+            if (t < 2) trace_mark(8 + t);
         }
     } else {
         // PIPE: PV(t) stays in flight across the barrier and S(t+1) is issued right behind
@@ -535,55 +640,18 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     }
     cp_async_wait<0>();  // remaining groups are empty
 
+    trace_mark(10);
     if constexpr (KS > 1) {
-        // Merge the key parts of each row group: parts 1.. leave (O, max, sum) in the dead
-        // ring (every wgmma reading it is complete: each warpgroup waited for its own before
-        // this barrier), part 0 rescales its own and each of theirs to the larger max and
-        // adds them, one part at a time.
-        constexpr int kSlot = (C::kO + 4) * 128;  // floats of one part's record
-        static_assert((KS - 1) * WG * kSlot * 4 <= NS * kStepBytes, "merge fits the ring");
-        __syncthreads();
-        float* red = reinterpret_cast<float*>(smem_raw + WG * C::kQBytes) +
-                     rg * (KS - 1) * kSlot;
-        const int lt = tid & 127;
-        if (kp > 0) {
-            float* mine_rec = red + (kp - 1) * kSlot;
-#pragma unroll
-            for (int i = 0; i < C::kO; ++i) mine_rec[i * 128 + lt] = o[i];
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-                mine_rec[(C::kO + r) * 128 + lt] = row_max[r];
-                mine_rec[(C::kO + 2 + r) * 128 + lt] = row_sum[r];
-            }
-        }
-        __syncthreads();
-        if (kp > 0) return;
-        const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
-#pragma unroll
-        for (int p = 0; p < KS - 1; ++p) {
-            const float* rec = red + p * kSlot;
-            float a_own[2], a_other[2];
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-                const float m1 = rec[(C::kO + r) * 128 + lt];
-                const float l1 = rec[(C::kO + 2 + r) * 128 + lt];
-                const float m = fmaxf(row_max[r], m1);
-                a_own[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m) * c);
-                a_other[r] = m1 == -INFINITY ? 0.f : fast_exp2((m1 - m) * c);
-                row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
-                row_max[r] = m;
-            }
-#pragma unroll
-            for (int i = 0; i < C::kO; ++i) {
-                const int r = (i >> 1) & 1;
-                o[i] = o[i] * a_own[r] + rec[i * 128 + lt] * a_other[r];
-            }
-        }
+        const bool merged = merge_key_parts<D, BN, NS, POS, WG, KS>(o, row_max, row_sum,
+                                                                    scale_log2, smem_raw, rg, kp);
+        trace_mark(11);
+        if (!merged) return;
     }
 
     // ---- epilogue: O = acc / l, staged in the row group's (dead) Q tile, same layout ----
     // Every S wgmma (the only reader of the Q tiles) is complete: waited for, then a barrier.
     store_o<D>(o, row_sum, smem_raw + rg * C::kQBytes, wq, Oh, w_row0, S);
+    trace_mark(12);
 }
 
 

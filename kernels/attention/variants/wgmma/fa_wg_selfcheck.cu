@@ -40,6 +40,7 @@
 #include "fa_wg.cu"
 #include "fa_wg_tma.cuh"
 #include "fa_wg_tma_n128.cuh"
+#include "fa_wg_parts.cuh"
 #include "../../fa_tc.cu"
 
 // TMA entries (fa_wg_tma.cuh): K and V through tensor maps, not the ABI's pointers.
@@ -56,7 +57,22 @@ FA_WG_TMA_ENTRY(fa_tma_d128_ns2_fwd_d128, 128, 64, 2, true, 2)
 FA_WG_TMA_N128_ENTRY(fa_n128e_fwd_d64, 128, true, true,    4)
 FA_WG_TMA_N128_ENTRY(fa_n128_fwd_d64,  128, true, false,   4)
 FA_WG_TMA_N128_ENTRY(fa_n64e_fwd_d64,  64,  true, true,    5)
-
+// fa_ks2n128eo's two key parts with the loads under the first wgmma and a shared epilogue
+// (fa_wg_parts.cuh; v19): fa_ks2x eager rescale (as fa_ks2n128eo); p: turns at the tensor
+// cores (ping-pong); l: lazy rescale; s: K and V of a step in separate cp.async groups (S
+// waits for K only); q: a quarter of the exponentials on the FMA pipe (poly_exp2).
+// t: the row sums on the tensor cores (P x ones).  Every entry's first tile skips the
+// rescale (softmax_tile FIRST).
+//                name                 lazy   ping-pong split  poly tsum
+FA_WG_PARTS_ENTRY(fa_ks2x_fwd_d64,     false, false,    false, 0,   false)
+FA_WG_PARTS_ENTRY(fa_ks2xp_fwd_d64,    false, true,     false, 0,   false)
+FA_WG_PARTS_ENTRY(fa_ks2xt_fwd_d64,    false, false,    false, 0,   true)
+FA_WG_PARTS_ENTRY(fa_ks2xpt_fwd_d64,   false, true,     false, 0,   true)
+FA_WG_PARTS_ENTRY(fa_ks2xplt_fwd_d64,  true,  true,     false, 0,   true)
+// Four key parts of one 128-key tile each at S = 512 (fa_wg_parts.cuh, fwd_parts4; v19),
+// eager (fa_ks4x) and lazy (fa_ks4xl) rescale.
+FA_WG_PARTS4_ENTRY(fa_ks4x_fwd_d64, false)
+FA_WG_PARTS4_ENTRY(fa_ks4xl_fwd_d64, true)
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
 // softmax).
@@ -150,6 +166,13 @@ static const Kernel kKernels[] = {
     {"fa_ks2n128e3o", fa_ks2n128e3o_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 3, 1, 2), 256, 64, 64},
     {"fa_ks2eo", fa_ks2eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 2), 256, 64, 64},
     {"fa_ks4eo", fa_ks4eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 4), 512, 64, 64},
+    {"fa_ks2x", fa_ks2x_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
+    {"fa_ks2xp", fa_ks2xp_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
+    {"fa_ks2xt", fa_ks2xt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
+    {"fa_ks2xpt", fa_ks2xpt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
+    {"fa_ks2xplt", fa_ks2xplt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
+    {"fa_ks4x", fa_ks4x_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 512, 64, 64},
+    {"fa_ks4xl", fa_ks4xl_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 512, 64, 64},
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
