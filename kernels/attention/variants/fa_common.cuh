@@ -90,7 +90,7 @@ __device__ __forceinline__ void inv_row_sums(const float (&row_sum)[2], float (&
 // when some row of the warp would otherwise see exponents above 2^kLazyLog2 (P <= 256 in fp16
 // and fp32 loses nothing: O and l carry the same stale max, which cancels in O / l), so in
 // the steady state the 32-64 multiplies of the O rescale are skipped.
-// POLY (0..4): of every 4 blocks of 4 exponentials (s[4j..4j+3]) the last POLY take
+// POLY (0..8): of every 8 blocks of 4 exponentials (s[4j..4j+3]) the last POLY take
 // poly_exp2 instead of ex2.approx (0: every exponential on MUFU, as before v19).
 // FIRST: the row's first tile (row_max -inf, O and row_sum zero): no alpha, returns false.
 // SUM: add the tile's P to row_sum (false: the caller sums P elsewhere, e.g. on the tensor
@@ -102,7 +102,7 @@ __device__ __forceinline__ bool softmax_tile(float (&s)[BN / 2], float (&row_max
                                              float scale_log2, int n0, int q_row0, int w_row0,
                                              int S, int causal) {
     constexpr int kS = BN / 2;
-    static_assert(POLY >= 0 && POLY <= 4, "POLY blocks of every 4");
+    static_assert(POLY >= 0 && POLY <= 8, "POLY blocks of every 8");
     const float kNegInf = -INFINITY;
     const int tig = threadIdx.x & 3;
     if constexpr (!POS) {
@@ -165,7 +165,7 @@ __device__ __forceinline__ bool softmax_tile(float (&s)[BN / 2], float (&row_max
     float rs[2] = {0.f, 0.f};
 #pragma unroll
     for (int j = 0; j < kS / 4; ++j) {
-        if (POLY > 0 && (j % 4) >= 4 - POLY) {
+        if (POLY > 0 && (j % 8) >= 8 - POLY) {
             s[4 * j + 0] = poly_exp2(scaled_minus(s[4 * j + 0], m_c[0]));
             s[4 * j + 1] = poly_exp2(scaled_minus(s[4 * j + 1], m_c[0]));
             s[4 * j + 2] = poly_exp2(scaled_minus(s[4 * j + 2], m_c[1]));

@@ -89,7 +89,7 @@ __device__ __forceinline__ void softmax_part(float (&s)[BN / 2], float (&o)[D / 
 // with the other part through the dead ring, merge the half it keeps (o[P kH .. P kH + kH))
 // and store those columns.  Every wgmma of the CTA must be complete in the calling warp's
 // part (each part waited for its own); the first barrier covers the other part's.
-template <int D, int BN, bool POS, int P, bool QUAD>
+template <int D, int BN, bool POS, int P>
 __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[2],
                                             float (&row_sum)[2], float scale_log2,
                                             unsigned char* smem_raw, int wq, __half* Oh,
@@ -103,6 +103,7 @@ __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[
     float* red = reinterpret_cast<float*>(smem_raw + C::kQBytes);
     const int lt = threadIdx.x & 127;
     __syncthreads();  // both parts' wgmmas complete: the ring is dead
+    trace_mark(9);
     float* give = red + P * kSlot;
 #pragma unroll
     for (int i = 0; i < kH; ++i) give[i * 128 + lt] = o[kGive + i];
@@ -112,6 +113,7 @@ __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[
         give[(kH + 2 + r) * 128 + lt] = row_sum[r];
     }
     __syncthreads();
+    trace_mark(13);
     const float* rec = red + (1 - P) * kSlot;
     const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
     float a_own[2], a_other[2];
@@ -133,7 +135,7 @@ __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[
     trace_mark(11);
     // O = acc / l of the kept columns, staged in the (dead) Q tile: every S wgmma (its only
     // reader) was waited for before the first barrier; the parts stage disjoint chunks.
-    store_o<D, P * D / 16, D / 16, QUAD>(o, row_sum, smem_raw, wq, Oh, w_row0, S);
+    store_o<D, P * D / 16, D / 16, false>(o, row_sum, smem_raw, wq, Oh, w_row0, S);
 }
 
 template <int D, int BN, bool POS, bool LAZY, bool PP, bool SPLIT, int POLY, bool TSUM>
@@ -283,6 +285,15 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
         softmax(t);
         if (t < 2) trace_mark(8);
     }
+    // row_sum is final after the last softmax: sum it over the row's quad now, under the
+    // last turn's wait (the merge and the store then take full row sums).
+    if constexpr (!TSUM) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            row_sum[r] += shfl_xor(row_sum[r], 1);
+            row_sum[r] += shfl_xor(row_sum[r], 2);
+        }
+    }
     // The last turn: P V(n_steps - 1).
     if constexpr (SPLIT) {
         cp_async_wait<0>();  // V(n_steps - 1): this thread's copies
@@ -306,11 +317,11 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
     cp_async_wait<0>();  // remaining groups are empty
 
     if (kp == 0) {
-        finish_half<D, BN, POS, 0, !TSUM>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh,
-                                          w_row0, S);
+        finish_half<D, BN, POS, 0>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0,
+                                   S);
     } else {
-        finish_half<D, BN, POS, 1, !TSUM>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh,
-                                          w_row0, S);
+        finish_half<D, BN, POS, 1>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0,
+                                   S);
     }
     trace_mark(12);
 }

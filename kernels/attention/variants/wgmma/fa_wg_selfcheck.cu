@@ -62,13 +62,21 @@ FA_WG_TMA_N128_ENTRY(fa_n64e_fwd_d64,  64,  true, true,    5)
 // cores (ping-pong); l: lazy rescale; s: K and V of a step in separate cp.async groups (S
 // waits for K only); q: a quarter of the exponentials on the FMA pipe (poly_exp2).
 // t: the row sums on the tensor cores (P x ones).  Every entry's first tile skips the
-// rescale (softmax_tile FIRST).
+// rescale (softmax_tile FIRST).  Poly: blocks of every 8 (fa_ks2xpsq: 2 = a quarter).
 //                name                 lazy   ping-pong split  poly tsum
 FA_WG_PARTS_ENTRY(fa_ks2x_fwd_d64,     false, false,    false, 0,   false)
 FA_WG_PARTS_ENTRY(fa_ks2xp_fwd_d64,    false, true,     false, 0,   false)
+FA_WG_PARTS_ENTRY(fa_ks2xl_fwd_d64,    true,  false,    false, 0,   false)
+FA_WG_PARTS_ENTRY(fa_ks2xps_fwd_d64,   false, true,     true,  0,   false)
+FA_WG_PARTS_ENTRY(fa_ks2xpsq_fwd_d64,  false, true,     true,  2,   false)
+FA_WG_PARTS_ENTRY(fa_ks2xsq_fwd_d64,   false, false,    true,  2,   false)
+FA_WG_PARTS_ENTRY(fa_ks2xpsq2_fwd_d64, false, true,     true,  4,   false)
 FA_WG_PARTS_ENTRY(fa_ks2xt_fwd_d64,    false, false,    false, 0,   true)
 FA_WG_PARTS_ENTRY(fa_ks2xpt_fwd_d64,   false, true,     false, 0,   true)
 FA_WG_PARTS_ENTRY(fa_ks2xplt_fwd_d64,  true,  true,     false, 0,   true)
+FA_WG_PARTS_ENTRY(fa_ks2xptq1_fwd_d64, false, true,     false, 1,   true)
+FA_WG_PARTS_ENTRY(fa_ks2xptq2_fwd_d64, false, true,     false, 2,   true)
+FA_WG_PARTS_ENTRY(fa_ks2xptq3_fwd_d64, false, true,     false, 3,   true)
 // Four key parts of one 128-key tile each at S = 512 (fa_wg_parts.cuh, fwd_parts4; v19),
 // eager (fa_ks4x) and lazy (fa_ks4xl) rescale.
 FA_WG_PARTS4_ENTRY(fa_ks4x_fwd_d64, false)
@@ -168,9 +176,17 @@ static const Kernel kKernels[] = {
     {"fa_ks4eo", fa_ks4eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 4), 512, 64, 64},
     {"fa_ks2x", fa_ks2x_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
     {"fa_ks2xp", fa_ks2xp_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
+    {"fa_ks2xl", fa_ks2xl_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
+    {"fa_ks2xps", fa_ks2xps_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
+    {"fa_ks2xpsq", fa_ks2xpsq_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
+    {"fa_ks2xsq", fa_ks2xsq_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
+    {"fa_ks2xpsq2", fa_ks2xpsq2_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
     {"fa_ks2xt", fa_ks2xt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
     {"fa_ks2xpt", fa_ks2xpt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
     {"fa_ks2xplt", fa_ks2xplt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
+    {"fa_ks2xptq1", fa_ks2xptq1_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
+    {"fa_ks2xptq2", fa_ks2xptq2_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
+    {"fa_ks2xptq3", fa_ks2xptq3_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
     {"fa_ks4x", fa_ks4x_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 512, 64, 64},
     {"fa_ks4xl", fa_ks4xl_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 512, 64, 64},
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},

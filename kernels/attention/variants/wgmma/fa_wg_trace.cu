@@ -96,15 +96,15 @@ int main(int argc, char** argv) {
         {"fa_ks2n128eo (fa_tc wgmma_ks2)", fa_ks2n128eo_fwd_d64, 256,
          {"entry", "Q+step0 landed", "S0 done", "softmax0 done", "PV0 done", "S1 done",
           "softmax1 done", "PV1 done", "step1 landed", "step barrier 1", "loop done",
-          "merged", "stored", nullptr, nullptr, nullptr}},
+          "merged", "stored", nullptr, "O staged", "O stores issued"}},
         {"fa_ks2xpt (fa_wg_parts.cuh, ping-pong, tensor row sums)", fa_trace_xpt_fwd_d64, 256,
          {"entry", "Q+step0 landed", "turn0", "S0 done", "softmax0 done", "step1 landed",
-          "turn1", "PV0+S1 done", "softmax1 done", nullptr, "last PV done", "merged",
-          "stored", nullptr, nullptr, nullptr}},
+          "turn1", "PV0+S1 done", "softmax1 done", "merge barrier 1", "last PV done",
+          "merged", "stored", "merge barrier 2", "O staged", "O stores issued"}},
         {"fa_ks2xp (fa_wg_parts.cuh, ping-pong)", fa_trace_xp_fwd_d64, 256,
          {"entry", "Q+step0 landed", "turn0", "S0 done", "softmax0 done", "step1 landed",
-          "turn1", "PV0+S1 done", "softmax1 done", nullptr, "last PV done", "merged",
-          "stored", nullptr, nullptr, nullptr}},
+          "turn1", "PV0+S1 done", "softmax1 done", "merge barrier 1", "last PV done",
+          "merged", "stored", "merge barrier 2", "O staged", "O stores issued"}},
     };
     const int grid_x = S / 64, ctas = grid_x * H * B;
     const size_t slots = static_cast<size_t>(FA_WG_TRACE_CTAS) * 4 * FA_WG_TRACE_MARKS;
