@@ -5,7 +5,7 @@
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
 #     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall againbig agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
-#     selfcheck wgmma wsprofile profile profilemma energyprobe sustain pingpong parts trace
+#     selfcheck wgmma wsprofile profile profilemma energyprobe sustain pingpong parts trace partsync
 #   (default: doctor oracle controls)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -370,6 +370,16 @@ PY
       for r in $(seq 1 "${ROUNDS:-3}"); do
         STEP_LIMIT=240 timed "$stage.r$r" env FA_WG_ONLY="$only" "$bin"
         grep -hE "^(CHECKS|CHECK .*FAIL|TIME canon_[1235][(])" "logs/$stage.r$r.log" >> "$summary"
+      done
+      ;;
+    partsync)
+      # v19: compute-sanitizer synccheck and racecheck over the harness's checks (no timings)
+      # of the entries of ONLY (default: fa_tc's wgmma_ks2 body of v19 and of v12).
+      only=${ONLY:-fa_ks2xp,fa_ks2n128eo}
+      for tool in synccheck racecheck; do
+        STEP_LIMIT=200 timed "partsync.$tool" env FA_WG_ONLY="$only" FA_WG_CHECK_ONLY=1 \
+          compute-sanitizer --tool "$tool" --error-exitcode 9 .device/wgmma/fa_wg_selfcheck
+        grep -hE "^(CHECKS|=+ (ERROR SUMMARY|RACECHECK SUMMARY))" "logs/partsync.$tool.log" >> "$summary"
       done
       ;;
     trace)

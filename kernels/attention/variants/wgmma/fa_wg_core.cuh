@@ -296,15 +296,15 @@ __device__ __forceinline__ void pack_p(const float (&s)[BN / 2], u32 (&pf)[BN / 
 // The epilogue of one warp: O = acc / l for its 16 rows (warp wq of a 64-row tile whose
 // first global row is w_row0 - 16 wq), staged as fp16 in the warp's rows of the shared tile
 // sO (the Q tile's atom layout), then written with 16-byte stores; rows >= S are not
-// written.  Each warp writes and then reads only its own 16 rows of sO.  Columns: the NJ
-// blocks of 8 from block J0 (default: all D; fa_wg_parts.cuh stores half of them per part).
-// QUAD: row_sum holds this lane's partial sums (summed over the row's quad here); false:
-// the full row sums (fa_wg_parts.cuh's sums from the tensor cores).
-template <int D, int J0 = 0, int NJ = D / 8, bool QUAD = true>
-__device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&row_sum)[2],
+// written.  Each warp writes and then reads only its own 16 rows of sO.  Columns: v holds
+// the accumulators of NJ blocks of 8 columns from block j0 (default: all of O;
+// fa_wg_parts.cuh stores a part's share of the columns).  QUAD: row_sum holds this lane's
+// partial sums (summed over the row's quad here); false: the full row sums.
+template <int D, int NJ = D / 8, bool QUAD = true>
+__device__ __forceinline__ void store_o(const float (&v)[4 * NJ], const float (&row_sum)[2],
                                         unsigned char* sO, int wq, __half* Oh, int w_row0,
-                                        int S) {
-    static_assert(J0 >= 0 && (16 * NJ) % 32 == 0 && J0 + NJ <= D / 8, "column blocks");
+                                        int S, int j0 = 0) {
+    static_assert((16 * NJ) % 32 == 0 && NJ <= D / 8, "column blocks");
     const int lane = threadIdx.x & 31;
     const int gid = lane >> 2;
     const int tig = lane & 3;
@@ -319,12 +319,13 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
     }
     const int srow = wq * 16 + gid;
 #pragma unroll
-    for (int j = J0; j < J0 + NJ; ++j) {
+    for (int jl = 0; jl < NJ; ++jl) {
+        const int j = j0 + jl;
         unsigned char* atom = sO + (j / 8) * (64 * 128);
         *reinterpret_cast<u32*>(atom + swz(srow, j % 8) + tig * 4) =
-            pack_half2(o[4 * j + 0] * inv_l[0], o[4 * j + 1] * inv_l[0]);
+            pack_half2(v[4 * jl + 0] * inv_l[0], v[4 * jl + 1] * inv_l[0]);
         *reinterpret_cast<u32*>(atom + swz(srow + 8, j % 8) + tig * 4) =
-            pack_half2(o[4 * j + 2] * inv_l[1], o[4 * j + 3] * inv_l[1]);
+            pack_half2(v[4 * jl + 2] * inv_l[1], v[4 * jl + 3] * inv_l[1]);
     }
     __syncwarp();
     trace_mark(14);
@@ -332,7 +333,7 @@ __device__ __forceinline__ void store_o(const float (&o)[D / 2], const float (&r
     for (int i = 0; i < 16 * NJ / 32; ++i) {
         const int idx = lane + i * 32;
         const int r = idx / NJ;
-        const int jj = J0 + idx % NJ;  // 16-byte chunk of the row: block jj
+        const int jj = j0 + idx % NJ;  // 16-byte chunk of the row: block jj
         const int a = jj / 8;
         const int ch = jj % 8;
         const int grow = w_row0 + r;

@@ -85,28 +85,30 @@ __device__ __forceinline__ void softmax_part(float (&s)[BN / 2], float (&o)[D / 
     pack_p<BN>(s, pf);
 }
 
-// The end of part P (compile time, so that O is indexed by constants): trade halves of O
-// with the other part through the dead ring, merge the half it keeps (o[P kH .. P kH + kH))
-// and store those columns.  Every wgmma of the CTA must be complete in the calling warp's
-// part (each part waited for its own); the first barrier covers the other part's.
-template <int D, int BN, bool POS, int P>
+// The end of part kp: trade halves of O with the other part through the dead ring, merge
+// the half it keeps (part 0 columns 0..D/2-1, part 1 the rest) and store those columns.
+// Every wgmma of the CTA must be complete in the calling warp's part (each part waited for
+// its own); the first barrier covers the other part's.  Both parts run the same code (the
+// halves picked with selects, never a register index that depends on kp): bar.sync is
+// .aligned, every thread of the CTA must reach the same barrier instruction (compute-
+// sanitizer's synccheck flags two instantiations each with its own __syncthreads).
+template <int D, int BN, bool POS>
 __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[2],
                                             float (&row_sum)[2], float scale_log2,
-                                            unsigned char* smem_raw, int wq, __half* Oh,
-                                            int w_row0, int S) {
+                                            unsigned char* smem_raw, int kp, int wq,
+                                            __half* Oh, int w_row0, int S) {
     using C = Cfg<D, BN, 2>;
     constexpr int kH = C::kO / 2;          // floats of half an O per thread
     constexpr int kSlot = (kH + 4) * 128;  // one part's record: half O, max, sum
     static_assert(2 * kSlot * 4 <= 2 * 2 * C::kStageBytes, "records fit the ring");
-    constexpr int kKeep = P * kH;          // the half this part keeps
-    constexpr int kGive = (1 - P) * kH;    // the half the other part keeps
     float* red = reinterpret_cast<float*>(smem_raw + C::kQBytes);
     const int lt = threadIdx.x & 127;
+    const bool first = kp == 0;  // keeps o[0..kH), gives o[kH..)
     __syncthreads();  // both parts' wgmmas complete: the ring is dead
     trace_mark(9);
-    float* give = red + P * kSlot;
+    float* give = red + kp * kSlot;
 #pragma unroll
-    for (int i = 0; i < kH; ++i) give[i * 128 + lt] = o[kGive + i];
+    for (int i = 0; i < kH; ++i) give[i * 128 + lt] = first ? o[kH + i] : o[i];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         give[(kH + r) * 128 + lt] = row_max[r];
@@ -114,7 +116,7 @@ __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[
     }
     __syncthreads();
     trace_mark(13);
-    const float* rec = red + (1 - P) * kSlot;
+    const float* rec = red + (1 - kp) * kSlot;
     const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
     float a_own[2], a_other[2];
 #pragma unroll
@@ -127,15 +129,16 @@ __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[
         row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
         row_max[r] = m;
     }
+    float h[kH];  // the kept half, merged
 #pragma unroll
     for (int i = 0; i < kH; ++i) {
         const int r = (i >> 1) & 1;
-        o[kKeep + i] = o[kKeep + i] * a_own[r] + rec[i * 128 + lt] * a_other[r];
+        h[i] = (first ? o[i] : o[kH + i]) * a_own[r] + rec[i * 128 + lt] * a_other[r];
     }
     trace_mark(11);
     // O = acc / l of the kept columns, staged in the (dead) Q tile: every S wgmma (its only
     // reader) was waited for before the first barrier; the parts stage disjoint chunks.
-    store_o<D, P * D / 16, D / 16, false>(o, row_sum, smem_raw, wq, Oh, w_row0, S);
+    store_o<D, D / 16, false>(h, row_sum, smem_raw, wq, Oh, w_row0, S, kp * (D / 16));
 }
 
 template <int D, int BN, bool POS, bool LAZY, bool PP, bool SPLIT, int POLY, bool TSUM>
@@ -316,13 +319,7 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
     trace_mark(10);
     cp_async_wait<0>();  // remaining groups are empty
 
-    if (kp == 0) {
-        finish_half<D, BN, POS, 0>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0,
-                                   S);
-    } else {
-        finish_half<D, BN, POS, 1>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0,
-                                   S);
-    }
+    finish_half<D, BN, POS>(o, row_max, row_sum, scale_log2, smem_raw, kp, wq, Oh, w_row0, S);
     trace_mark(12);
 }
 
@@ -365,16 +362,16 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
 //   slot (under the softmax); P V(i) waits for V(i); once every warp has it, V(i+1) goes into
 //   the V slot.  Every wait is cp.async.wait_group 1 (the one group behind the awaited one
 //   may stay in flight).  A part with no tile (S <= 384, causal row blocks) only merges.
-// Epilogue: every part leaves its O and row max / sum in the dead slots, then keeps the
-// columns 16 p .. 16 p + 15, merges them from all four records and stores them.
+// Epilogue: every part leaves its O and row max / sum (quad partials) in the dead slots, then
+// merges the columns 16 p .. 16 p + 15 from all four records and stores them.
 #if FA_WG_HAVE_WGMMA
 namespace fa_wg {
 
-template <int D, int BN, bool POS, int P>
-__device__ __forceinline__ void finish_quarter(float (&o)[D / 2], const float (&row_max)[2],
+template <int D, int BN, bool POS>
+__device__ __forceinline__ void finish_quarter(const float (&o)[D / 2], const float (&row_max)[2],
                                                const float (&row_sum)[2], float scale_log2,
-                                               unsigned char* smem_raw, int wq, __half* Oh,
-                                               int w_row0, int S) {
+                                               unsigned char* smem_raw, int kp, int wq,
+                                               __half* Oh, int w_row0, int S) {
     constexpr int kO = D / 2;
     constexpr int kQ = kO / 4;             // floats of a quarter of O per thread
     constexpr int kSlot = (kO + 4) * 128;  // one part's record: O, max, sum
@@ -382,11 +379,9 @@ __device__ __forceinline__ void finish_quarter(float (&o)[D / 2], const float (&
     float* red = reinterpret_cast<float*>(smem_raw + 64 * D * 2);
     const int lt = threadIdx.x & 127;
     __syncthreads();  // every part's wgmmas complete: the slots are dead
-    float* mine = red + P * kSlot;
+    float* mine = red + kp * kSlot;
 #pragma unroll
-    for (int i = 0; i < kO; ++i) {
-        if (i / kQ != P) mine[i * 128 + lt] = o[i];  // the others' columns
-    }
+    for (int i = 0; i < kO; ++i) mine[i * 128 + lt] = o[i];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         mine[(kO + r) * 128 + lt] = row_max[r];
@@ -394,25 +389,17 @@ __device__ __forceinline__ void finish_quarter(float (&o)[D / 2], const float (&
     }
     __syncthreads();
     const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
-    float m[2] = {row_max[0], row_max[1]};
+    float m[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-        if (q == P) continue;
 #pragma unroll
         for (int r = 0; r < 2; ++r) m[r] = fmaxf(m[r], red[q * kSlot + (kO + r) * 128 + lt]);
     }
-    float a[2], l[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        a[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m[r]) * c);
-        l[r] = row_sum[r] * a[r];
-    }
-#pragma unroll
-    for (int i = P * kQ; i < P * kQ + kQ; ++i) o[i] *= a[(i >> 1) & 1];
+    float h[kQ] = {}, l[2] = {0.f, 0.f};  // this part's quarter of the columns, merged
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-        if (q == P) continue;
         const float* rec = red + q * kSlot;
+        float a[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const float mq = rec[(kO + r) * 128 + lt];
@@ -420,10 +407,10 @@ __device__ __forceinline__ void finish_quarter(float (&o)[D / 2], const float (&
             l[r] += rec[(kO + 2 + r) * 128 + lt] * a[r];
         }
 #pragma unroll
-        for (int i = P * kQ; i < P * kQ + kQ; ++i) o[i] += rec[i * 128 + lt] * a[(i >> 1) & 1];
+        for (int i = 0; i < kQ; ++i) h[i] += rec[(kp * kQ + i) * 128 + lt] * a[(i >> 1) & 1];
     }
     trace_mark(11);
-    store_o<D, P * D / 32, D / 32>(o, l, smem_raw, wq, Oh, w_row0, S);
+    store_o<D, D / 32>(h, l, smem_raw, wq, Oh, w_row0, S, kp * (D / 32));
 }
 
 template <int D, int BN, bool POS, bool LAZY>
@@ -513,12 +500,8 @@ __device__ __forceinline__ void fwd_parts4(const __half* __restrict__ Q,
     }
     cp_async_wait<0>();  // remaining groups are empty
     trace_mark(10);
-    switch (kp) {
-        case 0: finish_quarter<D, BN, POS, 0>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0, S); break;
-        case 1: finish_quarter<D, BN, POS, 1>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0, S); break;
-        case 2: finish_quarter<D, BN, POS, 2>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0, S); break;
-        default: finish_quarter<D, BN, POS, 3>(o, row_max, row_sum, scale_log2, smem_raw, wq, Oh, w_row0, S); break;
-    }
+    finish_quarter<D, BN, POS>(o, row_max, row_sum, scale_log2, smem_raw, kp, wq, Oh, w_row0,
+                               S);
     trace_mark(12);
 }
 

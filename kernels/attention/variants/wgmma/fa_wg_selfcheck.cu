@@ -8,6 +8,7 @@
 //    libcudart_static.a lives; -DFA_WG_V9_CORE='"path"' adds v9's body as a baseline:
 //    README.md says how that file is made.)
 // Run: /tmp/fa_wg_selfcheck   (exit 0 = every check passed; 1 = a check failed; 2 = CUDA error)
+//   FA_WG_ONLY=a,b: those kernels only; FA_WG_CHECK_ONLY=1: no timings (for compute-sanitizer).
 //
 // Kernels: the fa_wg* and fa_ws* entries of fa_wg.cu (README.md's table), fa_tc's mma.sync
 // entries (fa_tc, fa_tc_sg, fa_tc_d128) and the mma.sync candidates below (fa_tcf*; the
@@ -593,6 +594,8 @@ int main() {
     printf("CHECKS %s\n", all_ok ? "ALL PASS" : "SOME FAILED");
 #endif
     fflush(stdout);
+    // FA_WG_CHECK_ONLY=1: the checks only, no timings (runs under compute-sanitizer).
+    if (const char* co = getenv("FA_WG_CHECK_ONLY"); co && *co == '1') return all_ok ? 0 : 1;
 
     const size_t flush_bytes = (size_t)256 << 20;
     int4* flush_buf;
