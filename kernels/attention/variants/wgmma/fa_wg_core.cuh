@@ -408,56 +408,6 @@ __device__ __forceinline__ void plain_tile(float (&s)[BN / 2], float (&o)[D / 2]
     if (FA_WG_TRACE && mark >= 0) trace_mark(mark + 2);
 }
 
-// The merge of KS key parts of each of WG row groups, after every wgmma of the CTA was waited
-// for: parts 1.. leave (O, max, sum) in the dead ring (right behind the WG Q tiles), part 0
-// rescales its own and each of theirs to the larger max and adds them, one part at a time.
-// Returns false in parts 1.. (done) and true in part 0, which then holds the merged state.
-template <int D, int BN, int NS, bool POS, int WG, int KS>
-__device__ __forceinline__ bool merge_key_parts(float (&o)[D / 2], float (&row_max)[2],
-                                                float (&row_sum)[2], float scale_log2,
-                                                unsigned char* smem_raw, int rg, int kp) {
-    using C = Cfg<D, BN, NS>;
-    constexpr int kSlot = (C::kO + 4) * 128;  // floats of one part's record
-    static_assert((KS - 1) * WG * kSlot * 4 <= NS * KS * C::kStageBytes, "merge fits the ring");
-    __syncthreads();
-    float* red = reinterpret_cast<float*>(smem_raw + WG * C::kQBytes) + rg * (KS - 1) * kSlot;
-    const int lt = threadIdx.x & 127;
-    if (kp > 0) {
-        float* mine_rec = red + (kp - 1) * kSlot;
-#pragma unroll
-        for (int i = 0; i < C::kO; ++i) mine_rec[i * 128 + lt] = o[i];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            mine_rec[(C::kO + r) * 128 + lt] = row_max[r];
-            mine_rec[(C::kO + 2 + r) * 128 + lt] = row_sum[r];
-        }
-    }
-    __syncthreads();
-    if (kp > 0) return false;
-    const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
-#pragma unroll
-    for (int p = 0; p < KS - 1; ++p) {
-        const float* rec = red + p * kSlot;
-        float a_own[2], a_other[2];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            const float m1 = rec[(C::kO + r) * 128 + lt];
-            const float l1 = rec[(C::kO + 2 + r) * 128 + lt];
-            const float m = fmaxf(row_max[r], m1);
-            a_own[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m) * c);
-            a_other[r] = m1 == -INFINITY ? 0.f : fast_exp2((m1 - m) * c);
-            row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
-            row_max[r] = m;
-        }
-#pragma unroll
-        for (int i = 0; i < C::kO; ++i) {
-            const int r = (i >> 1) & 1;
-            o[i] = o[i] * a_own[r] + rec[i * 128 + lt] * a_other[r];
-        }
-    }
-    return true;
-}
-
 // The forward pass of one CTA: 64 WG query rows of one head, 128 WG KS threads.
 //   WG row groups: the warpgroups of row group g own rows 64g.. and read its own Q tile;
 //   KS key parts: the KS warpgroups of a row group split the key tiles (part p computes
@@ -647,11 +597,52 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 
     trace_mark(10);
     if constexpr (KS > 1) {
-        const bool merged = merge_key_parts<D, BN, NS, POS, WG, KS>(o, row_max, row_sum,
-                                                                    scale_log2, smem_raw, rg, kp);
+        // Merge the key parts of each row group: parts 1.. leave (O, max, sum) in the dead
+        // ring (every wgmma reading it is complete: each warpgroup waited for its own before
+        // this barrier), part 0 rescales its own and each of theirs to the larger max and
+        // adds them, one part at a time.
+        constexpr int kSlot = (C::kO + 4) * 128;  // floats of one part's record
+        static_assert((KS - 1) * WG * kSlot * 4 <= NS * kStepBytes, "merge fits the ring");
+        __syncthreads();
+        float* red = reinterpret_cast<float*>(smem_raw + WG * C::kQBytes) +
+                     rg * (KS - 1) * kSlot;
+        const int lt = tid & 127;
+        if (kp > 0) {
+            float* mine_rec = red + (kp - 1) * kSlot;
+#pragma unroll
+            for (int i = 0; i < C::kO; ++i) mine_rec[i * 128 + lt] = o[i];
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                mine_rec[(C::kO + r) * 128 + lt] = row_max[r];
+                mine_rec[(C::kO + 2 + r) * 128 + lt] = row_sum[r];
+            }
+        }
+        __syncthreads();
+        if (kp > 0) return;
+        const float c = POS ? scale_log2 : 1.f;  // row_max in the units of s
+#pragma unroll
+        for (int p = 0; p < KS - 1; ++p) {
+            const float* rec = red + p * kSlot;
+            float a_own[2], a_other[2];
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                const float m1 = rec[(C::kO + r) * 128 + lt];
+                const float l1 = rec[(C::kO + 2 + r) * 128 + lt];
+                const float m = fmaxf(row_max[r], m1);
+                a_own[r] = row_max[r] == -INFINITY ? 0.f : fast_exp2((row_max[r] - m) * c);
+                a_other[r] = m1 == -INFINITY ? 0.f : fast_exp2((m1 - m) * c);
+                row_sum[r] = row_sum[r] * a_own[r] + l1 * a_other[r];
+                row_max[r] = m;
+            }
+#pragma unroll
+            for (int i = 0; i < C::kO; ++i) {
+                const int r = (i >> 1) & 1;
+                o[i] = o[i] * a_own[r] + rec[i * 128 + lt] * a_other[r];
+            }
+        }
         trace_mark(11);
-        if (!merged) return;
     }
+
 
     // ---- epilogue: O = acc / l, staged in the row group's (dead) Q tile, same layout ----
     // Every S wgmma (the only reader of the Q tiles) is complete: waited for, then a barrier.
