@@ -1,20 +1,24 @@
-// fa_wg_parts.cuh -- two key parts per CTA with the loads issued under the first wgmma, an
-// epilogue shared by both parts and, optionally, turns at the tensor cores (v19, NOTES.md).
-// The successor of the wgmma_ks2 body (fa_wg_core.cuh's fwd with KS = 2, OWN) for grids of
-// about one CTA per SM.  ABI attention_fwd_v1.
+// fa_wg_parts.cuh -- PROTOTYPE (v19, NOTES.md): two key parts per CTA with the loads issued
+// under the first wgmma, a shared epilogue and, optionally, turns at the tensor cores; the
+// candidate successor of fa_tc's wgmma_ks2 body (fa_wg_core.cuh's fwd with KS = 2, OWN) for
+// grids of about one CTA per SM.  ABI attention_fwd_v1.  fa_tc does not ship it yet: the
+// entry that would (FA_WG_PARTS_ENTRY(fa_tc_fwd_d64_wgmma_ks2, false, true, false, 0,
+// false), commit e16e96a) needs a full evidence run.  The harness entries are fa_ks2x*.
 //
 // Per CTA: 64 query rows of one head, two warpgroups (256 threads); part p computes key tiles
 // p, p + 2, ... of BN = 128 keys from its own cp.async loads (2 stages of its K and V tile;
-// Q shared).  What the phase marks of the wgmma_ks2 body showed at canon_3 (fa_wg_trace.cu,
-// NOTES.md v19), and what this body changes:
+// Q shared).  What the phase marks of the wgmma_ks2 body showed at canon_3 (fa_wg_trace.cu),
+// and what this body changes:
 //   * the loads of step 1 (16 cp.async per thread) were issued before S(0) = Q K^T(0) and
 //     held the first wgmma back by ~600 clocks: here S(0) is issued first, the loads go out
 //     while it runs;
 //   * the merge of the two parts and the store of O took ~1500 clocks in part 0 alone while
 //     part 1 idled: here each part gives the other half of its O (and its row max and sum),
-//     merges the half it keeps (part 0 columns 0..D/2-1, part 1 the rest) and stores it;
+//     merges the half it keeps (part 0 columns 0..D/2-1, part 1 the rest) and stores it; the
+//     row sums are summed over their quads before the last turn and 1 / l is MUFU.RCP (IEEE
+//     division's slow path was ~300 clocks of the epilogue);
 //   * a tile's P V is issued with the next tile's S (one wait for both, as the PIPE schedule),
-//     not as a round trip of its own.
+//     not as a round trip of its own; the first tile's softmax skips the rescale (FIRST).
 // PP (FlashAttention-3's ping-pong): a part issues the wgmmas of a turn -- P V(t-1) and S(t)
 // -- only in its turn, then hands the turn over and runs its softmax of tile t under the
 // other part's wgmmas.  Turns are named barriers 3 (part 0's) and 4 (part 1's), 256
@@ -22,13 +26,17 @@
 // barrier 3 first, so part 0 has the first turn.  Both parts take n_steps + 1 turns (the last
 // issues the last P V only) and compute every step (a tile past the end is zero-filled and
 // fully masked: P = 0), so the arrivals balance: part 0 arrives on barrier 4 n_steps + 1
-// times, part 1 on barrier 3 once plus n_steps times (not after its last turn).  Measured
-// without the other changes (harness entry fa_ks2pp): no faster than wgmma_ks2 at canon_3.
+// times, part 1 on barrier 3 once plus n_steps times (not after its last turn).
+// Measured and kept as options, not faster at canon_3 (NOTES.md v19): SPLIT (K and V of a
+// step in separate cp.async groups, S waiting for K only), POLY (a share of the exponentials
+// on the FMA pipe, fa_common::poly_exp2), TSUM (row sums on the tensor cores).
 // Ring (per part, 2 stages): step 0 with Q in the prologue; step 1 under S(0) (its stage was
 // never used); step t + 1 (t >= 1) once P V(t - 1), the last reader of its stage, is complete
-// in every warp of the part (named barrier 1 + p).  Every wait is cp.async.wait_group 0: the
-// one group in flight at the top of step t is step t's.  No wgmma is issued under a
-// condition (ptxas would serialise every wgmma of the loop, C7519): the turns are peeled.
+// in every warp of the part (named barrier 1 + p).  Every wait is cp.async.wait_group 0 (1
+// with SPLIT: V(t) may stay in flight): the group in flight at the top of step t is step t's.
+// No wgmma is issued under a condition (ptxas would serialise every wgmma of the loop,
+// C7519): the turns are peeled.  Every __syncthreads is one instruction both parts reach
+// (bar.sync is .aligned; synccheck flagged v19's first epilogue, which had one per part).
 #pragma once
 #include "fa_wg_tma_n128.cuh"  // gemm_qk_first
 
