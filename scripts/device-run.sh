@@ -365,7 +365,7 @@ PY
       # ROUNDS runs in a row (each: every check, then hot / cold timings of every shape of
       # D = 64). Stage pingpong ran the first ping-pong body (fa_ks2pp, fa_ks2ppl: logs
       # pingpong.r*); stage parts runs fa_wg_parts.cuh's entries against wgmma_ks2's body.
-      only=${ONLY:-fa_ks2n128eo,fa_ks2xp,fa_ks2x,fa_ks2xpt}
+      only=${ONLY:-fa_ks2n128eo,fa_ks2xp,fa_ks2x}
       bin=.device/wgmma/fa_wg_selfcheck
       for r in $(seq 1 "${ROUNDS:-3}"); do
         STEP_LIMIT=240 timed "$stage.r$r" env FA_WG_ONLY="$only" "$bin"

@@ -30,20 +30,10 @@
 #include <random>
 #include <vector>
 
-#define CK(x)                                                                              \
-    do {                                                                                   \
-        cudaError_t e_ = (x);                                                              \
-        if (e_ != cudaSuccess) {                                                           \
-            fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorName(e_), __FILE__, \
-                    __LINE__, cudaGetErrorString(e_));                                     \
-            exit(2);                                                                       \
-        }                                                                                  \
-    } while (0)
+#include "variants/wgmma/fa_wg_host.cuh"  // CK, fa_entry_t
 
 // Must match [dynamic_shared_bytes] and [entry_by_head_dim] in fa_tc.toml.
 static int smem_bytes_for(int D) { return D == 64 ? 57344 : D == 128 ? 81920 : 0; }
-typedef void (*fa_entry_t)(const __half*, const __half*, const __half*, __half*, int, int, int,
-                           int, float, int);
 static fa_entry_t entry_for(int D) { return D == 128 ? fa_tc_fwd_d128 : fa_tc_fwd_d64; }
 
 struct Case {

@@ -46,25 +46,6 @@ __device__ __forceinline__ float fast_exp2(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
 }
-// 2^x for x <= 0 without the MUFU unit (FFMA and integer pipes), for the share of a
-// softmax's exponentials that poly_share moves off MUFU, whose 16 results per clock and SM
-// bound the softmax where one warpgroup per SM sub-partition pair computes it (v19,
-// NOTES.md).  x is clamped to -126 (a masked -inf gives 2^-126 ~ 1e-38, which packs to an
-// fp16 0); x = j + f with j = round(x) (the 1.5 * 2^23 trick: j lands in t's low mantissa
-// bits), 2^f on [-0.5, 0.5] by a degree-4 polynomial fitted for relative error (max
-// 2.8e-6, against ex2.approx's ~2^-22: both far below an fp16 P's rounding, 2^-11), and j
-// added to p's exponent field (t << 23 leaves j << 23; p in [0.70, 1.42], so j >= -126
-// keeps the field >= 0).
-__device__ __forceinline__ float poly_exp2(float x) {
-    x = fmaxf(x, -126.f);
-    const float t = x + 12582912.f;
-    const float f = x - (t - 12582912.f);
-    float p = fmaf(f, 0.00958285218f, 0.0559064246f);
-    p = fmaf(p, f, 0.240240986f);
-    p = fmaf(p, f, 0.693124193f);
-    p = fmaf(p, f, 1.f);
-    return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
-}
 // 1 / l for the two rows of a thread's accumulator fragment, l summed over the row's quad
 // (the 4 lanes holding its columns); 0 for a row with no weight (fully masked).
 __device__ __forceinline__ void inv_row_sums(const float (&row_sum)[2], float (&inv_l)[2]) {
@@ -90,19 +71,14 @@ __device__ __forceinline__ void inv_row_sums(const float (&row_sum)[2], float (&
 // when some row of the warp would otherwise see exponents above 2^kLazyLog2 (P <= 256 in fp16
 // and fp32 loses nothing: O and l carry the same stale max, which cancels in O / l), so in
 // the steady state the 32-64 multiplies of the O rescale are skipped.
-// POLY (0..8): of every 8 blocks of 4 exponentials (s[4j..4j+3]) the last POLY take
-// poly_exp2 instead of ex2.approx (0: every exponential on MUFU, as before v19).
 // FIRST: the row's first tile (row_max -inf, O and row_sum zero): no alpha, returns false.
-// SUM: add the tile's P to row_sum (false: the caller sums P elsewhere, e.g. on the tensor
-// cores, and rescales that sum with alpha itself; row_sum is left alone).
 constexpr float kLazyLog2 = 8.f;
-template <int BN, bool POS, bool LAZY, int POLY = 0, bool FIRST = false, bool SUM = true>
+template <int BN, bool POS, bool LAZY, bool FIRST = false>
 __device__ __forceinline__ bool softmax_tile(float (&s)[BN / 2], float (&row_max)[2],
                                              float (&row_sum)[2], float (&alpha)[2],
                                              float scale_log2, int n0, int q_row0, int w_row0,
                                              int S, int causal) {
     constexpr int kS = BN / 2;
-    static_assert(POLY >= 0 && POLY <= 8, "POLY blocks of every 8");
     const float kNegInf = -INFINITY;
     const int tig = threadIdx.x & 3;
     if constexpr (!POS) {
@@ -165,26 +141,15 @@ __device__ __forceinline__ bool softmax_tile(float (&s)[BN / 2], float (&row_max
     float rs[2] = {0.f, 0.f};
 #pragma unroll
     for (int j = 0; j < kS / 4; ++j) {
-        if (POLY > 0 && (j % 8) >= 8 - POLY) {
-            s[4 * j + 0] = poly_exp2(scaled_minus(s[4 * j + 0], m_c[0]));
-            s[4 * j + 1] = poly_exp2(scaled_minus(s[4 * j + 1], m_c[0]));
-            s[4 * j + 2] = poly_exp2(scaled_minus(s[4 * j + 2], m_c[1]));
-            s[4 * j + 3] = poly_exp2(scaled_minus(s[4 * j + 3], m_c[1]));
-        } else {
-            s[4 * j + 0] = fast_exp2(scaled_minus(s[4 * j + 0], m_c[0]));
-            s[4 * j + 1] = fast_exp2(scaled_minus(s[4 * j + 1], m_c[0]));
-            s[4 * j + 2] = fast_exp2(scaled_minus(s[4 * j + 2], m_c[1]));
-            s[4 * j + 3] = fast_exp2(scaled_minus(s[4 * j + 3], m_c[1]));
-        }
-        if constexpr (SUM) {
-            rs[0] += s[4 * j + 0] + s[4 * j + 1];
-            rs[1] += s[4 * j + 2] + s[4 * j + 3];
-        }
+        s[4 * j + 0] = fast_exp2(scaled_minus(s[4 * j + 0], m_c[0]));
+        s[4 * j + 1] = fast_exp2(scaled_minus(s[4 * j + 1], m_c[0]));
+        s[4 * j + 2] = fast_exp2(scaled_minus(s[4 * j + 2], m_c[1]));
+        s[4 * j + 3] = fast_exp2(scaled_minus(s[4 * j + 3], m_c[1]));
+        rs[0] += s[4 * j + 0] + s[4 * j + 1];
+        rs[1] += s[4 * j + 2] + s[4 * j + 3];
     }
-    if constexpr (SUM) {
-        row_sum[0] = FIRST ? rs[0] : row_sum[0] * alpha[0] + rs[0];
-        row_sum[1] = FIRST ? rs[1] : row_sum[1] * alpha[1] + rs[1];
-    }
+    row_sum[0] = FIRST ? rs[0] : row_sum[0] * alpha[0] + rs[0];
+    row_sum[1] = FIRST ? rs[1] : row_sum[1] * alpha[1] + rs[1];
     return rescale;
 }
 

@@ -346,17 +346,16 @@ __device__ __forceinline__ void store_o(const float (&v)[4 * NJ], const float (&
 }
 
 // The softmax of one key tile (scores in s, first key n0): O rescaled where the max moved,
-// P packed as the A fragments of the P V wgmmas (FA_WG_SOL 2: P = the raw scores); POLY as
-// fa_common::softmax_tile's.
-template <int D, int BN, bool POS, bool LAZY, int POLY = 0>
+// P packed as the A fragments of the P V wgmmas (FA_WG_SOL 2: P = the raw scores).
+template <int D, int BN, bool POS, bool LAZY>
 __device__ __forceinline__ void softmax_pack(float (&s)[BN / 2], float (&o)[D / 2],
                                              float (&row_max)[2], float (&row_sum)[2],
                                              u32 (&pf)[BN / 16][4], float scale_log2, int n0,
                                              int q_row0, int w_row0, int S, int causal) {
     if constexpr (FA_WG_SOL != 2) {
         float alpha[2];
-        if (softmax_tile<BN, POS, LAZY, POLY>(s, row_max, row_sum, alpha, scale_log2, n0,
-                                              q_row0, w_row0, S, causal)) {
+        if (softmax_tile<BN, POS, LAZY>(s, row_max, row_sum, alpha, scale_log2, n0, q_row0,
+                                        w_row0, S, causal)) {
             rescale<D>(o, alpha);
         }
     }

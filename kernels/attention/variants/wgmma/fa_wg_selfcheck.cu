@@ -60,28 +60,13 @@ FA_WG_TMA_N128_ENTRY(fa_n128_fwd_d64,  128, true, false,   4)
 FA_WG_TMA_N128_ENTRY(fa_n64e_fwd_d64,  64,  true, true,    5)
 // fa_ks2n128eo's two key parts with the loads under the first wgmma and a shared epilogue
 // (fa_wg_parts.cuh; v19): fa_ks2x eager rescale (as fa_ks2n128eo); p: turns at the tensor
-// cores (ping-pong); l: lazy rescale; s: K and V of a step in separate cp.async groups (S
-// waits for K only); q: a quarter of the exponentials on the FMA pipe (poly_exp2).
-// t: the row sums on the tensor cores (P x ones).  Every entry's first tile skips the
-// rescale (softmax_tile FIRST).  Poly: blocks of every 8 (fa_ks2xpsq: 2 = a quarter).
-//                name                 lazy   ping-pong split  poly tsum
-FA_WG_PARTS_ENTRY(fa_ks2x_fwd_d64,     false, false,    false, 0,   false)
-FA_WG_PARTS_ENTRY(fa_ks2xp_fwd_d64,    false, true,     false, 0,   false)
-FA_WG_PARTS_ENTRY(fa_ks2xl_fwd_d64,    true,  false,    false, 0,   false)
-FA_WG_PARTS_ENTRY(fa_ks2xps_fwd_d64,   false, true,     true,  0,   false)
-FA_WG_PARTS_ENTRY(fa_ks2xpsq_fwd_d64,  false, true,     true,  2,   false)
-FA_WG_PARTS_ENTRY(fa_ks2xsq_fwd_d64,   false, false,    true,  2,   false)
-FA_WG_PARTS_ENTRY(fa_ks2xpsq2_fwd_d64, false, true,     true,  4,   false)
-FA_WG_PARTS_ENTRY(fa_ks2xt_fwd_d64,    false, false,    false, 0,   true)
-FA_WG_PARTS_ENTRY(fa_ks2xpt_fwd_d64,   false, true,     false, 0,   true)
-FA_WG_PARTS_ENTRY(fa_ks2xplt_fwd_d64,  true,  true,     false, 0,   true)
-FA_WG_PARTS_ENTRY(fa_ks2xptq1_fwd_d64, false, true,     false, 1,   true)
-FA_WG_PARTS_ENTRY(fa_ks2xptq2_fwd_d64, false, true,     false, 2,   true)
-FA_WG_PARTS_ENTRY(fa_ks2xptq3_fwd_d64, false, true,     false, 3,   true)
-// Four key parts of one 128-key tile each at S = 512 (fa_wg_parts.cuh, fwd_parts4; v19),
-// eager (fa_ks4x) and lazy (fa_ks4xl) rescale.
-FA_WG_PARTS4_ENTRY(fa_ks4x_fwd_d64, false)
-FA_WG_PARTS4_ENTRY(fa_ks4xl_fwd_d64, true)
+// cores (ping-pong); l: lazy rescale.  Every entry's first tile skips the rescale
+// (softmax_tile FIRST).  The split / poly / tensor-sum and four-part entries of the v19 logs
+// are at 77964ef.
+//                name              lazy   ping-pong
+FA_WG_PARTS_ENTRY(fa_ks2x_fwd_d64,  false, false)
+FA_WG_PARTS_ENTRY(fa_ks2xp_fwd_d64, false, true)
+FA_WG_PARTS_ENTRY(fa_ks2xl_fwd_d64, true,  false)
 // fa_tc's mma.sync default launches with fa_common::softmax_tile's POS schedule and lazy
 // rescaling (tried in v11; fa_tc_fwd_d128 ships POS without lazy, fa_tc_fwd_d64 the v5
 // softmax).
@@ -93,6 +78,8 @@ FA_TCV_ENTRY_FAST(fa_tcf_fwd_d128,     128, 4, 1,    2, 2,   true)
 #include <cuda_fp16.h>
 #include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
 
+#include "fa_wg_host.cuh"  // CK, fa_entry_t, flush_l2_kernel
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -101,19 +88,6 @@ FA_TCV_ENTRY_FAST(fa_tcf_fwd_d128,     128, 4, 1,    2, 2,   true)
 #include <random>
 #include <string>
 #include <vector>
-
-#define CK(x)                                                                              \
-    do {                                                                                   \
-        cudaError_t e_ = (x);                                                              \
-        if (e_ != cudaSuccess) {                                                           \
-            fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorName(e_), __FILE__, \
-                    __LINE__, cudaGetErrorString(e_));                                     \
-            exit(2);                                                                       \
-        }                                                                                  \
-    } while (0)
-
-typedef void (*fa_entry_t)(const __half*, const __half*, const __half*, __half*, int, int, int,
-                           int, float, int);
 
 struct Kernel {
     const char* name;
@@ -175,21 +149,9 @@ static const Kernel kKernels[] = {
     {"fa_ks2n128e3o", fa_ks2n128e3o_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 3, 1, 2), 256, 64, 64},
     {"fa_ks2eo", fa_ks2eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 2), 256, 64, 64},
     {"fa_ks4eo", fa_ks4eo_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 64, 3, 1, 4), 512, 64, 64},
-    {"fa_ks2x", fa_ks2x_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
-    {"fa_ks2xp", fa_ks2xp_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
-    {"fa_ks2xl", fa_ks2xl_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
-    {"fa_ks2xps", fa_ks2xps_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
-    {"fa_ks2xpsq", fa_ks2xpsq_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
-    {"fa_ks2xsq", fa_ks2xsq_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
-    {"fa_ks2xpsq2", fa_ks2xpsq2_fwd_d64, FA_WG_PARTS_SMEM_BYTES(0), 256, 64, 64},
-    {"fa_ks2xt", fa_ks2xt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
-    {"fa_ks2xpt", fa_ks2xpt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
-    {"fa_ks2xplt", fa_ks2xplt_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
-    {"fa_ks2xptq1", fa_ks2xptq1_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
-    {"fa_ks2xptq2", fa_ks2xptq2_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
-    {"fa_ks2xptq3", fa_ks2xptq3_fwd_d64, FA_WG_PARTS_SMEM_BYTES(1), 256, 64, 64},
-    {"fa_ks4x", fa_ks4x_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 512, 64, 64},
-    {"fa_ks4xl", fa_ks4xl_fwd_d64, FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2), 512, 64, 64},
+    {"fa_ks2x", fa_ks2x_fwd_d64, FA_WG_PARTS_SMEM_BYTES, 256, 64, 64},
+    {"fa_ks2xp", fa_ks2xp_fwd_d64, FA_WG_PARTS_SMEM_BYTES, 256, 64, 64},
+    {"fa_ks2xl", fa_ks2xl_fwd_d64, FA_WG_PARTS_SMEM_BYTES, 256, 64, 64},
     {"fa_tma_ns2", (fa_entry_t)fa_tma_ns2_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 2), 128, 64, 64, true},
     {"fa_tma_ns3", (fa_entry_t)fa_tma_ns3_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 3), 128, 64, 64, true},
     {"fa_tma_ns4", (fa_entry_t)fa_tma_ns4_fwd_d64, FA_WG_TMA_SMEM_BYTES(64, 64, 4), 128, 64, 64, true},
@@ -450,16 +412,6 @@ static bool check_case(const Case& c, unsigned seed) {
     CK(cudaFree(dobuf));
     free_inputs(in);
     return all_ok;
-}
-
-__global__ void flush_l2_kernel(const int4* p, size_t n, int* sink) {
-    int acc = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        const int4 v = p[i];
-        acc ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-    if (acc == 0x7fffffff) *sink = acc;  // practically never; keeps the loads
 }
 
 // Hot repetitions of 200 launches: 5, or FA_WG_SUSTAIN of them (e.g. 200: about 2 s of

@@ -21,6 +21,7 @@
 #endif
 #include "fa_wg.cu"
 #include "fa_wg_parts.cuh"
+#include "fa_wg_host.cuh"  // CK, fa_entry_t, flush_l2_kernel
 
 #include <cuda_runtime.h>
 #include <algorithm>
@@ -29,34 +30,13 @@
 #include <random>
 #include <vector>
 
-FA_WG_PARTS_ENTRY(fa_trace_xp_fwd_d64, false, true, false, 0, false)
-FA_WG_PARTS_ENTRY(fa_trace_xpt_fwd_d64, false, true, false, 0, true)
-
-#define CK(x)                                                                          \
-    do {                                                                               \
-        cudaError_t e_ = (x);                                                          \
-        if (e_ != cudaSuccess) {                                                       \
-            fprintf(stderr, "CUDA error %s at line %d\n", cudaGetErrorString(e_), __LINE__); \
-            exit(2);                                                                   \
-        }                                                                              \
-    } while (0)
-
-typedef void (*fa_entry_t)(const __half*, const __half*, const __half*, __half*, int, int, int,
-                           int, float, int);
+FA_WG_PARTS_ENTRY(fa_trace_xp_fwd_d64, false, true)
 
 struct Traced {
     const char* name;
     fa_entry_t fn;
-    int threads;
     const char* marks[FA_WG_TRACE_MARKS];
 };
-
-__global__ void flush_read(const int4* p, size_t n, int* sink) {
-    int acc = 0;
-    for (size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
-        acc ^= p[i].x;
-    if (acc == 0x7fffffff) *sink = acc;
-}
 
 static double pct(std::vector<double> v, double q) {
     if (v.empty()) return NAN;
@@ -91,17 +71,13 @@ int main(int argc, char** argv) {
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
 
-    const int smem = FA_WG_PARTS_SMEM_BYTES(1);  // the largest entry's
+    const int smem = FA_WG_PARTS_SMEM_BYTES;
     const Traced entries[] = {
-        {"fa_ks2n128eo (fa_tc wgmma_ks2)", fa_ks2n128eo_fwd_d64, 256,
+        {"fa_ks2n128eo (fa_tc wgmma_ks2)", fa_ks2n128eo_fwd_d64,
          {"entry", "Q+step0 landed", "S0 done", "softmax0 done", "PV0 done", "S1 done",
           "softmax1 done", "PV1 done", "step1 landed", "step barrier 1", "loop done",
           "merged", "stored", nullptr, "O staged", "O stores issued"}},
-        {"fa_ks2xpt (fa_wg_parts.cuh, ping-pong, tensor row sums)", fa_trace_xpt_fwd_d64, 256,
-         {"entry", "Q+step0 landed", "turn0", "S0 done", "softmax0 done", "step1 landed",
-          "turn1", "PV0+S1 done", "softmax1 done", "merge barrier 1", "last PV done",
-          "merged", "stored", "merge barrier 2", "O staged", "O stores issued"}},
-        {"fa_ks2xp (fa_wg_parts.cuh, ping-pong)", fa_trace_xp_fwd_d64, 256,
+        {"fa_ks2xp (fa_wg_parts.cuh, ping-pong)", fa_trace_xp_fwd_d64,
          {"entry", "Q+step0 landed", "turn0", "S0 done", "softmax0 done", "step1 landed",
           "turn1", "PV0+S1 done", "softmax1 done", "merge barrier 1", "last PV done",
           "merged", "stored", "merge barrier 2", "O staged", "O stores issued"}},
@@ -124,12 +100,12 @@ int main(int argc, char** argv) {
                 std::vector<unsigned long long> zero(slots, 0);
                 CK(cudaMemcpyToSymbol(fa_wg_trace_ns, zero.data(), slots * 8));
                 if (cold) {
-                    flush_read<<<1024, 256>>>(flush, flush_bytes / 16, sink);
+                    flush_l2_kernel<<<1024, 256>>>(flush, flush_bytes / 16, sink);
                 } else {
-                    t.fn<<<dim3(grid_x, H, B), t.threads, smem>>>(q, k, v, o, B, H, S, D, scale, 0);
+                    t.fn<<<dim3(grid_x, H, B), 256, smem>>>(q, k, v, o, B, H, S, D, scale, 0);
                 }
                 CK(cudaEventRecord(e0));
-                t.fn<<<dim3(grid_x, H, B), t.threads, smem>>>(q, k, v, o, B, H, S, D, scale, 0);
+                t.fn<<<dim3(grid_x, H, B), 256, smem>>>(q, k, v, o, B, H, S, D, scale, 0);
                 CK(cudaEventRecord(e1));
                 CK(cudaEventSynchronize(e1));
                 CK(cudaGetLastError());
