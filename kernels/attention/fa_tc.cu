@@ -1,5 +1,5 @@
 // fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
-// wgmma and TMA on sm_90a).  Shipped version v18 (v1 lives on as variants/fa_tc_v1.cu; history and
+// wgmma and TMA on sm_90a).  Shipped version v19 (v1 lives on as variants/fa_tc_v1.cu; history and
 // numbers in NOTES.md).  Six entries; fa_tc.toml says which runs:
 //   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below;
 //                                   v11 changes the softmax at D = 128);
@@ -9,7 +9,7 @@
 //                                   V as tensor maps; v13, body of v18);
 //   fa_tc_fwd_d128_wgmma            [[launch_rule]] wgmma_d128: D = 128, sm_90a cubins only;
 //   fa_tc_fwd_d64_wgmma_ks2         [[launch_rule]] wgmma_ks2: D = 64, 64..198 default CTAs,
-//                                   sm_90a cubins only (v12).
+//                                   sm_90a cubins only (v12, body of v19).
 // All take ABI attention_fwd_v1 but fa_tc_fwd_d64_wgmma_tma (kernels/README.md, "ABIs").
 // The four launch rules are at the end of this file.
 //
@@ -39,6 +39,7 @@
 #include "variants/wgmma/fa_wg_core.cuh"
 #include "variants/wgmma/fa_wg_tma.cuh"
 #include "variants/wgmma/fa_wg_tma_n128.cuh"
+#include "variants/wgmma/fa_wg_parts.cuh"
 
 //              name           D    RW SPLIT stages min CTAs/SM
 FA_TCV_ENTRY_NS(fa_tc_fwd_d64, 64, 4, 1, 3, 3)
@@ -75,17 +76,20 @@ FA_WG_ENTRY(fa_tc_fwd_d128_wgmma, 128, 64, 3, true, true,  2)
 FA_WG_TMA_N128_ENTRY(fa_tc_fwd_d64_wgmma_tma, 128, true, true,    4)
 // v12: [[launch_rule]] wgmma_ks2, D = 64 grids of 64..198 default CTAs on sm_90a (about one
 // CTA per SM: canon_3, canon_2): two warpgroups (256 threads) on the same 64 query rows,
-// each computing every other 128-key tile, loading its own tiles and meeting only its own
-// named barrier until the merge through shared memory at the end; 2 stages of 2 x (K + V),
-// eager rescale, 139264 B, 1 CTA/SM (the prototype's fa_ks2n128eo_fwd_d64).  It replaces
-// v11's wgmma_n128 (one warpgroup, 128-key tiles).
-//            name                     D   BN   NS lazy   pipe   WG KS own   min CTAs/SM
-FA_WG_ENTRY_X(fa_tc_fwd_d64_wgmma_ks2, 64, 128, 2, false, false, 1, 2, true, 1)
+// each computing every other 128-key tile from its own cp.async loads (2 stages of its K and
+// V), merged through shared memory at the end; eager rescale, 139264 B, 1 CTA/SM.  v19
+// changed the body to variants/wgmma/fa_wg_parts.cuh (the prototype's fa_ks2xp): the loads
+// of step 1 issued under the first S wgmma, a tile's P V issued with the next tile's S, the
+// two warpgroups taking turns at the tensor cores (named barriers 3 and 4), the first tile's
+// softmax without a rescale, and an epilogue shared by both warpgroups (each merges and
+// stores half of O's columns); v12's body was fa_wg_core.cuh's fwd with KS 2 and own loads.
+//                name                     lazy   ping-pong
+FA_WG_PARTS_ENTRY(fa_tc_fwd_d64_wgmma_ks2, false, true)
 
 static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes <= 99 * 1024, "sm_89: 99 KiB per block");
 static_assert(fa_tcv::Cfg<64, 2, 2, 2>::kSmemBytes == 69632, "fa_tc.toml: small_grid smem");
 static_assert(FA_WG_SMEM_BYTES(128, 64, 3) == 114688, "fa_tc.toml: wgmma_d128 smem");
-static_assert(FA_WG_SMEM_BYTES_WG(64, 128, 2, 1, 2) == 139264, "fa_tc.toml: wgmma_ks2 smem");
+static_assert(FA_WG_PARTS_SMEM_BYTES == 139264, "fa_tc.toml: wgmma_ks2 smem");
 static_assert(FA_WG_TMA_N128_SMEM_BYTES(64, 128) == 40976, "fa_tc.toml: wgmma_tma smem");

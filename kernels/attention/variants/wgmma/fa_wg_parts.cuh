@@ -1,9 +1,8 @@
-// fa_wg_parts.cuh -- PROTOTYPE (v19, NOTES.md): two key parts per CTA with the loads issued
-// under the first wgmma, a shared epilogue and, optionally, turns at the tensor cores; the
-// candidate successor of fa_tc's wgmma_ks2 body (fa_wg_core.cuh's fwd with KS = 2, OWN) for
-// grids of about one CTA per SM.  ABI attention_fwd_v1.  fa_tc does not ship it yet: the
-// entry that would (FA_WG_PARTS_ENTRY(fa_tc_fwd_d64_wgmma_ks2, false, true), as e16e96a had
-// it with the options since dropped) needs a full evidence run.  Harness entries fa_ks2x*.
+// fa_wg_parts.cuh -- v19 (NOTES.md): two key parts per CTA with the loads issued under the
+// first wgmma, a shared epilogue and, optionally, turns at the tensor cores; the body of
+// fa_tc's wgmma_ks2 launch (FA_WG_PARTS_ENTRY(fa_tc_fwd_d64_wgmma_ks2, false, true)) since
+// v19, for grids of about one CTA per SM; it replaced fa_wg_core.cuh's fwd with KS = 2, OWN.
+// ABI attention_fwd_v1.  Harness entries fa_ks2x* (fa_ks2xp is the shipped configuration).
 //
 // Per CTA: 64 query rows of one head, two warpgroups (256 threads); part p computes key tiles
 // p, p + 2, ... of BN = 128 keys from its own cp.async loads (2 stages of its K and V tile;
