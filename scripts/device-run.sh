@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall againbig agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall spread3 againbig agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma energyprobe sustain pingpong parts trace partsync
 #   (default: doctor oracle controls)
 set -u
@@ -295,6 +295,14 @@ PY
       done
       grep -hE "^bench canon_" logs/bench.canon_[23].again[12].log >> "$summary"
       tar czf "$OUT/again.tgz" artifacts-again1 artifacts-again2 2>/dev/null
+      ;;
+    spread3)
+      # ROUNDS (default 6) more benches of canon_3 alone, one after another: the run-to-run
+      # spread of its cold ratio, which sits nearest issue 10's 1.25x bar.
+      for r in $(seq 1 "${ROUNDS:-6}"); do
+        timed "bench.canon_3.spread$r" bench --config configs/canon_3.toml --out "artifacts-spread$r"
+      done
+      grep -hE "^bench canon_|│ *(fa_tc|\[baseline\] torch_sdpa_cudnn) +│ cold" logs/bench.canon_3.spread*.log >> "$summary"
       ;;
     againbig)
       # Three more benches of canon_6 and one of canon_4 (the shapes that run into the board's
