@@ -305,26 +305,32 @@ PY
       grep -hE "^bench canon_|│ *(fa_tc|\[baseline\] torch_sdpa_cudnn) +│ cold" logs/bench.canon_3.spread*.log >> "$summary"
       ;;
     icache)
-      # fa_tc's shipped wgmma_ks2 body (v19) against v18's (variants/fa_tc_v18.toml, the same
-      # launch rules) at canon_3. Nsight Compute's duration of the entry's 3rd-5th launch in an
+      # fa_tc's shipped wgmma_ks2 body (v19) against others with the same launch rule
+      # (ICACHE_KERNELS, manifests under kernels/attention; default v18's body and v19 with the
+      # rolled loop) at canon_3. Nsight Compute's duration of the entry's 3rd-5th launch in an
       # oracle run, with every cache invalidated before each (ncu's default, `all`: L2 and the
       # SMs' instruction caches) or none; the warp-state section of one such launch; and
-      # the bench's cold mode (L2 flushed by a kernel) of both in one process.
-      for m in fa_tc variants/fa_tc_v18; do
+      # the bench's cold mode (L2 flushed by a kernel) of all of them in one process.
+      read -r -a ms <<< "${ICACHE_KERNELS:-fa_tc variants/fa_tc_v18 variants/fa_tc_v19r}"
+      kargs=()
+      for m in "${ms[@]}"; do
         k=$(basename "$m")
+        kargs+=(--kernel "kernels/attention/$m.toml")
         for cc in all none; do
           timeout -k 5 120 ncu --clock-control none --cache-control "$cc" --metrics gpu__time_duration.sum \
             -k regex:'wgmma_ks2$' --launch-skip 2 --launch-count 3 \
             oracle --config configs/canon_3.toml --kernel "kernels/attention/$m.toml" 2>&1 | ncu_lines > "logs/icache.$k.$cc.log"
           grep -E "gpu__time_duration.sum" "logs/icache.$k.$cc.log" | sed "s/^/ncu $k $cc /" >> "$summary"
+          grep -E "^oracle canon_" "logs/icache.$k.$cc.log" >> "$summary"
         done
         timeout -k 5 120 ncu --clock-control none --section WarpStateStats --section SpeedOfLight \
           -k regex:'wgmma_ks2$' --launch-skip 2 --launch-count 1 \
           oracle --config configs/canon_3.toml --kernel "kernels/attention/$m.toml" 2>&1 | ncu_lines > "logs/icache.$k.stalls.log"
       done
-      timed icache.bench bench --config configs/canon_3.toml --kernel kernels/attention/fa_tc.toml \
-        --kernel kernels/attention/variants/fa_tc_v18.toml --no-torch --no-cublas --out artifacts-icache
-      grep -E "│ *fa_tc(_v18)? +│" logs/icache.bench.log >> "$summary"
+      for r in 1 2; do
+        timed "icache.bench.r$r" bench --config configs/canon_3.toml "${kargs[@]}" --no-torch --no-cublas --out "artifacts-icache$r"
+        grep -E "│ *fa_tc[a-z0-9_]* +│" "logs/icache.bench.r$r.log" >> "$summary"
+      done
       ;;
     againbig)
       # Three more benches of canon_6 and one of canon_4 (the shapes that run into the board's

@@ -104,7 +104,7 @@ __device__ __forceinline__ void finish_half(float (&o)[D / 2], float (&row_max)[
     store_o<D, D / 16, false>(h, row_sum, smem_raw, wq, Oh, w_row0, S, kp * (D / 16));
 }
 
-template <int D, int BN, bool POS, bool LAZY, bool PP>
+template <int D, int BN, bool POS, bool LAZY, bool PP, bool ROLL = false>
 __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
                                           const __half* __restrict__ K,
                                           const __half* __restrict__ V,
@@ -197,43 +197,81 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
     fence_proxy_async();
     __syncthreads();  // everyone's (Q is shared by both parts)
     trace_mark(1);
-    // Turn 0: S(0), and the loads of step 1 (into stage 1, never used yet) under it.
-    turn_begin();
-    trace_mark(2);
-    wg_fence();
-    gemm_qk_first<D, BN>(s, desc_q, k_desc(0));
-    wg_commit();
-    turn_end(false);
-    load_step(1, n_steps > 1);
-    wg_wait<0>();
-    fence_regs(s);
-    trace_mark(3);
-    softmax(First{}, 0);
-    trace_mark(4);
-    // Turn t: P V(t-1) and S(t).
-    for (int t = 1; t < n_steps; ++t) {
-        cp_async_wait<0>();  // step t: this thread's copies
-        fence_proxy_async();
-        named_bar_sync(1 + kp, 128);  // the part's
-        if (t < 2) trace_mark(5);
+    if constexpr (ROLL) {
+        // One loop for every turn (turn t: P V(t-1) when t > 0, and S(t)) and one softmax for
+        // every tile: each step runs the same instructions, so a launch that starts with cold
+        // instruction caches fetches the loop's code once (the unrolled schedule below runs
+        // turn 0, the first softmax and the loop body as separate code).
+        for (int t = 0; t < n_steps; ++t) {
+            if (t == 0) {  // turn 0: S(0), and the loads of step 1 (stage 1, unused yet) under it
+                turn_begin();
+                wg_fence();
+                gemm_qk_first<D, BN>(s, desc_q, k_desc(0));
+                wg_commit();
+                turn_end(false);
+                load_step(1, n_steps > 1);
+                wg_wait<0>();
+                fence_regs(s);
+            } else {  // turn t: P V(t-1) and S(t)
+                cp_async_wait<0>();  // step t: this thread's copies
+                fence_proxy_async();
+                named_bar_sync(1 + kp, 128);  // the part's
+                turn_begin();
+                wg_fence();
+                gemm_pv<D, BN>(o, pf, v_desc(t - 1));
+                gemm_qk_first<D, BN>(s, desc_q, k_desc(t));
+                wg_commit();
+                turn_end(false);
+                wg_wait<0>();
+                fence_regs(o);
+                fence_regs(s);
+                fence_regs(pf);
+                if (t + 1 < n_steps) {  // (part-uniform)
+                    named_bar_sync(1 + kp, 128);  // the part's P V(t-1) done: its stage is free
+                }
+                load_step(t + 1, t + 1 < n_steps);  // possibly empty: keeps the wait counts exact
+            }
+            softmax(Later{}, t);  // one call site: one copy of the softmax's code
+        }
+    } else {
+        // Turn 0: S(0), and the loads of step 1 (into stage 1, never used yet) under it.
         turn_begin();
-        if (t < 2) trace_mark(6);
+        trace_mark(2);
         wg_fence();
-        gemm_pv<D, BN>(o, pf, v_desc(t - 1));
-        gemm_qk_first<D, BN>(s, desc_q, k_desc(t));
+        gemm_qk_first<D, BN>(s, desc_q, k_desc(0));
         wg_commit();
         turn_end(false);
+        load_step(1, n_steps > 1);
         wg_wait<0>();
-        fence_regs(o);
         fence_regs(s);
-        fence_regs(pf);
-        if (t + 1 < n_steps) {  // (part-uniform)
-            named_bar_sync(1 + kp, 128);  // the part's P V(t-1) done: its stage is free
+        trace_mark(3);
+        softmax(First{}, 0);
+        trace_mark(4);
+        // Turn t: P V(t-1) and S(t).
+        for (int t = 1; t < n_steps; ++t) {
+            cp_async_wait<0>();  // step t: this thread's copies
+            fence_proxy_async();
+            named_bar_sync(1 + kp, 128);  // the part's
+            if (t < 2) trace_mark(5);
+            turn_begin();
+            if (t < 2) trace_mark(6);
+            wg_fence();
+            gemm_pv<D, BN>(o, pf, v_desc(t - 1));
+            gemm_qk_first<D, BN>(s, desc_q, k_desc(t));
+            wg_commit();
+            turn_end(false);
+            wg_wait<0>();
+            fence_regs(o);
+            fence_regs(s);
+            fence_regs(pf);
+            if (t + 1 < n_steps) {  // (part-uniform)
+                named_bar_sync(1 + kp, 128);  // the part's P V(t-1) done: its stage is free
+            }
+            load_step(t + 1, t + 1 < n_steps);  // possibly empty: keeps the wait counts exact
+            if (t < 2) trace_mark(7);
+            softmax(Later{}, t);
+            if (t < 2) trace_mark(8);
         }
-        load_step(t + 1, t + 1 < n_steps);  // possibly empty: keeps the wait counts exact
-        if (t < 2) trace_mark(7);
-        softmax(Later{}, t);
-        if (t < 2) trace_mark(8);
     }
     // row_sum is final after the last softmax: sum it over the row's quad now, under the
     // last turn's wait (the merge and the store then take full row sums).
@@ -262,27 +300,29 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
 #endif  // FA_WG_HAVE_WGMMA
 
 #if FA_WG_HAVE_WGMMA
-#define FA_WG_PARTS_BODY(LAZY_, PP_)                                                         \
+#define FA_WG_PARTS_BODY(LAZY_, PP_, ROLL_)                                                  \
     if (softmax_scale > 0.f) {                                                               \
-        fa_wg::fwd_parts<64, 128, true, LAZY_, PP_>(Q, K, V, O, H, S, softmax_scale, causal, \
-                                                    fa_wg_smem);                             \
+        fa_wg::fwd_parts<64, 128, true, LAZY_, PP_, ROLL_>(Q, K, V, O, H, S, softmax_scale,  \
+                                                           causal, fa_wg_smem);              \
     } else {                                                                                 \
-        fa_wg::fwd_parts<64, 128, false, false, PP_>(Q, K, V, O, H, S, softmax_scale,        \
-                                                     causal, fa_wg_smem);                    \
+        fa_wg::fwd_parts<64, 128, false, false, PP_, ROLL_>(Q, K, V, O, H, S, softmax_scale, \
+                                                            causal, fa_wg_smem);             \
     }
 #else
-#define FA_WG_PARTS_BODY(LAZY_, PP_) \
+#define FA_WG_PARTS_BODY(LAZY_, PP_, ROLL_) \
     (void)Q; (void)K; (void)V; (void)O; (void)H; (void)S; (void)softmax_scale; (void)causal; \
     (void)fa_wg_smem; __trap();
 #endif
 //   FA_WG_PARTS_ENTRY(name, lazy, ping-pong): D = 64, ABI attention_fwd_v1, 256 threads,
-//   block_m 64, FA_WG_PARTS_SMEM_BYTES bytes, one CTA per SM.
-#define FA_WG_PARTS_ENTRY(NAME, LAZY_, PP_)                                                  \
+//   block_m 64, FA_WG_PARTS_SMEM_BYTES bytes, one CTA per SM.  FA_WG_PARTS_ENTRY_R(name,
+//   lazy, ping-pong, roll): the same with fwd_parts' ROLL.
+#define FA_WG_PARTS_ENTRY(NAME, LAZY_, PP_) FA_WG_PARTS_ENTRY_R(NAME, LAZY_, PP_, false)
+#define FA_WG_PARTS_ENTRY_R(NAME, LAZY_, PP_, ROLL_)                                         \
     extern "C" __global__ void __launch_bounds__(256, 1)                                     \
     NAME(const __half* Q, const __half* K, const __half* V, __half* O, int B, int H, int S,  \
          int D, float softmax_scale, int causal) {                                           \
         extern __shared__ __align__(1024) unsigned char fa_wg_smem[];                        \
         (void)B;                                                                             \
         if (D != 64) return;                                                                 \
-        FA_WG_PARTS_BODY(LAZY_, PP_)                                                         \
+        FA_WG_PARTS_BODY(LAZY_, PP_, ROLL_)                                                  \
     }
