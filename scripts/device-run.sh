@@ -327,6 +327,13 @@ PY
           -k regex:'wgmma_ks2$' --launch-skip 2 --launch-count 1 \
           oracle --config configs/canon_3.toml --kernel "kernels/attention/$m.toml" 2>&1 | ncu_lines > "logs/icache.$k.stalls.log"
       done
+      # cuDNN's SDPA kernel the same way (the script calls it three times).
+      for cc in all none; do
+        timeout -k 5 120 ncu --clock-control none --cache-control "$cc" --metrics gpu__time_duration.sum \
+          -k regex:'sdpa|fprop|fmha|flash|attn' --launch-skip 1 --launch-count 2 \
+          python3 scripts/sdpa_profile.py 2 8 512 64 0 cudnn 2>&1 | ncu_lines > "logs/icache.cudnn.$cc.log"
+        grep -E "gpu__time_duration.sum" "logs/icache.cudnn.$cc.log" | sed "s/^/ncu cudnn $cc /" >> "$summary"
+      done
       for r in 1 2; do
         timed "icache.bench.r$r" bench --config configs/canon_3.toml "${kargs[@]}" --no-torch --no-cublas --out "artifacts-icache$r"
         grep -E "│ *fa_tc[a-z0-9_]* +│" "logs/icache.bench.r$r.log" >> "$summary"
