@@ -23,8 +23,8 @@ CUDADENT_CACHE_DIR=$fresh target/release/cudadent build --quiet --kernel kernels
 # The TMA prototype's configs (stage `tma`), the hot-length configs (stage `hotn`), stage
 # `power`'s and the racecheck probe's (stage `tmaprobe`); not evidence, not in configs/.
 for c in kernels/attention/variants/wgmma/{tma,hot,power}_canon_*.toml kernels/selftest/probes/*_canon_*.toml; do CUDADENT_CACHE_DIR=$fresh target/release/cudadent --config "$c" build --quiet; done
-# fa_tc's v18 body and the rolled-loop v19 prototype (stage `icache` sets them against fa_tc).
-CUDADENT_CACHE_DIR=$fresh target/release/cudadent --config configs/canon_3.toml build --quiet --kernel kernels/attention/variants/fa_tc_v18.toml --kernel kernels/attention/variants/fa_tc_v19r.toml
+# fa_tc's v18 body and the v19 body (fa_tc ships v20) (stage `icache` sets them against fa_tc).
+CUDADENT_CACHE_DIR=$fresh target/release/cudadent --config configs/canon_3.toml build --quiet --kernel kernels/attention/variants/fa_tc_v18.toml --kernel kernels/attention/variants/fa_tc_v19.toml
 # Only the H100's cubins (sm_90, sm_90a) travel: the carry limit is 64 MiB in all.
 rm -rf .device/cache
 for d in "$fresh"/*/sm_90-* "$fresh"/*/sm_90a-*; do

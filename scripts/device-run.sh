@@ -305,13 +305,13 @@ PY
       grep -hE "^bench canon_|│ *(fa_tc|\[baseline\] torch_sdpa_cudnn) +│ cold" logs/bench.canon_3.spread*.log >> "$summary"
       ;;
     icache)
-      # fa_tc's shipped wgmma_ks2 body (v19) against others with the same launch rule
-      # (ICACHE_KERNELS, manifests under kernels/attention; default v18's body and v19 with the
-      # rolled loop) at canon_3. Nsight Compute's duration of the entry's 3rd-5th launch in an
+      # fa_tc's shipped wgmma_ks2 body (v20) against others with the same launch rule
+      # (ICACHE_KERNELS, manifests under kernels/attention; default v18's and v19's bodies) at
+      # canon_3. Nsight Compute's duration of the entry's 3rd-5th launch in an
       # oracle run, with every cache invalidated before each (ncu's default, `all`: L2 and the
       # SMs' instruction caches) or none; the warp-state section of one such launch; and
       # the bench's cold mode (L2 flushed by a kernel) of all of them in one process.
-      read -r -a ms <<< "${ICACHE_KERNELS:-fa_tc variants/fa_tc_v18 variants/fa_tc_v19r}"
+      read -r -a ms <<< "${ICACHE_KERNELS:-fa_tc variants/fa_tc_v18 variants/fa_tc_v19}"
       kargs=()
       for m in "${ms[@]}"; do
         k=$(basename "$m")
@@ -338,6 +338,7 @@ PY
         timed "icache.bench.r$r" bench --config configs/canon_3.toml "${kargs[@]}" --no-torch --no-cublas --out "artifacts-icache$r"
         grep -E "│ *fa_tc[a-z0-9_]* +│" "logs/icache.bench.r$r.log" >> "$summary"
       done
+      tar czf "$OUT/icache.tgz" logs/icache.* 2>/dev/null
       ;;
     againbig)
       # Three more benches of canon_6 and one of canon_4 (the shapes that run into the board's

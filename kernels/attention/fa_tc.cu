@@ -1,5 +1,5 @@
 // fa_tc.cu -- FlashAttention-2 style attention forward on tensor cores (mma.sync, sm_80+;
-// wgmma and TMA on sm_90a).  Shipped version v19 (v1 lives on as variants/fa_tc_v1.cu; history and
+// wgmma and TMA on sm_90a).  Shipped version v20 (v1 lives on as variants/fa_tc_v1.cu; history and
 // numbers in NOTES.md).  Six entries; fa_tc.toml says which runs:
 //   fa_tc_fwd_d64, fa_tc_fwd_d128   the default launch per head dim (v5, described below;
 //                                   v11 changes the softmax at D = 128);
@@ -9,7 +9,7 @@
 //                                   V as tensor maps; v13, body of v18);
 //   fa_tc_fwd_d128_wgmma            [[launch_rule]] wgmma_d128: D = 128, sm_90a cubins only;
 //   fa_tc_fwd_d64_wgmma_ks2         [[launch_rule]] wgmma_ks2: D = 64, 64..198 default CTAs,
-//                                   sm_90a cubins only (v12, body of v19).
+//                                   sm_90a cubins only (v12, body of v20).
 // All take ABI attention_fwd_v1 but fa_tc_fwd_d64_wgmma_tma (kernels/README.md, "ABIs").
 // The four launch rules are at the end of this file.
 //
@@ -83,8 +83,11 @@ FA_WG_TMA_N128_ENTRY(fa_tc_fwd_d64_wgmma_tma, 128, true, true,    4)
 // two warpgroups taking turns at the tensor cores (named barriers 3 and 4), the first tile's
 // softmax without a rescale, and an epilogue shared by both warpgroups (each merges and
 // stores half of O's columns); v12's body was fa_wg_core.cuh's fwd with KS 2 and own loads.
-//                name                     lazy   ping-pong
-FA_WG_PARTS_ENTRY(fa_tc_fwd_d64_wgmma_ks2, false, true)
+// v20 rolls the key loop (ROLL: turn 0 and the first softmax are no longer code of their
+// own): with every cache invalidated before the launch v19 took ~11.5 us at canon_3, half its
+// issue slots stalled on instruction fetch; v20 ~8.1 us, and the same time as v19 otherwise.
+//                  name                     lazy   ping-pong roll
+FA_WG_PARTS_ENTRY_R(fa_tc_fwd_d64_wgmma_ks2, false, true,     true)
 
 static_assert(fa_tcv::Cfg<64, 4, 1, 3>::kSmemBytes == 57344, "fa_tc.toml: D=64 smem");
 static_assert(fa_tcv::Cfg<128, 4, 1, 2>::kSmemBytes == 81920, "fa_tc.toml: D=128 smem");
