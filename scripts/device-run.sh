@@ -319,13 +319,13 @@ PY
         for cc in all none; do
           timeout -k 5 120 ncu --clock-control none --cache-control "$cc" --metrics gpu__time_duration.sum \
             -k regex:'wgmma_ks2$' --launch-skip 2 --launch-count 3 \
-            oracle --config configs/canon_3.toml --kernel "kernels/attention/$m.toml" 2>&1 | ncu_lines > "logs/icache.$k.$cc.log"
+            oracle --config configs/canon_3.toml --kernel "kernels/attention/$m.toml" --out "artifacts-icache-$k-$cc" 2>&1 | ncu_lines > "logs/icache.$k.$cc.log"
           grep -E "gpu__time_duration.sum" "logs/icache.$k.$cc.log" | sed "s/^/ncu $k $cc /" >> "$summary"
           grep -E "^oracle canon_" "logs/icache.$k.$cc.log" >> "$summary"
         done
         timeout -k 5 120 ncu --clock-control none --section WarpStateStats --section SpeedOfLight \
           -k regex:'wgmma_ks2$' --launch-skip 2 --launch-count 1 \
-          oracle --config configs/canon_3.toml --kernel "kernels/attention/$m.toml" 2>&1 | ncu_lines > "logs/icache.$k.stalls.log"
+          oracle --config configs/canon_3.toml --kernel "kernels/attention/$m.toml" --out "artifacts-icache-$k-stalls" 2>&1 | ncu_lines > "logs/icache.$k.stalls.log"
       done
       # cuDNN's SDPA kernel the same way (the script calls it three times).
       for cc in all none; do
