@@ -1,8 +1,9 @@
 // fa_wg_parts.cuh -- v19 (NOTES.md): two key parts per CTA with the loads issued under the
 // first wgmma, a shared epilogue and, optionally, turns at the tensor cores; the body of
-// fa_tc's wgmma_ks2 launch (FA_WG_PARTS_ENTRY(fa_tc_fwd_d64_wgmma_ks2, false, true)) since
-// v19, for grids of about one CTA per SM; it replaced fa_wg_core.cuh's fwd with KS = 2, OWN.
-// ABI attention_fwd_v1.  Harness entries fa_ks2x* (fa_ks2xp is the shipped configuration).
+// fa_tc's wgmma_ks2 launch since v19, for grids of about one CTA per SM; it replaced
+// fa_wg_core.cuh's fwd with KS = 2, OWN.  fa_tc ships it with ROLL since v20
+// (FA_WG_PARTS_ENTRY_R(fa_tc_fwd_d64_wgmma_ks2, false, true, true)); v19's unrolled form is
+// variants/fa_tc_v19.cu.  ABI attention_fwd_v1.  Harness entries fa_ks2x* (unrolled).
 //
 // Per CTA: 64 query rows of one head, two warpgroups (256 threads); part p computes key tiles
 // p, p + 2, ... of BN = 128 keys from its own cp.async loads (2 stages of its K and V tile;
