@@ -4,7 +4,7 @@
 # .cache/). Writes logs and the artifacts the tools produced under $OUT as tarballs.
 #
 #   scripts/device-run.sh [STAGE...]     stages: doctor oracle controls sancapture sancontrols
-#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall spread3 icache againbig agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
+#     sanitizer sanitizer4 stalls bench benchlaunch bench3 again againsmall spread3 icache icachebench againbig agreement sol tma tmasweep tmaprofile hotn power tmaprobe ncu hardening resources variants smallgrid verify3
 #     selfcheck wgmma wsprofile profile profilemma energyprobe sustain pingpong parts trace partsync
 #   (default: doctor oracle controls)
 set -u
@@ -339,6 +339,19 @@ PY
         grep -E "│ *fa_tc[a-z0-9_]* +│" "logs/icache.bench.r$r.log" >> "$summary"
       done
       tar czf "$OUT/icache.tgz" logs/icache.* 2>/dev/null
+      ;;
+    icachebench)
+      # The bench's cold mode with and without `--icache-flush` (the SMs' instruction caches
+      # evicted before every cold sample, for the kernels and the SDPA baselines alike), for
+      # fa_tc and the bodies of stage `icache` at canon_3, in one call.
+      for f in off on; do
+        extra=(); [ "$f" = on ] && extra=(--icache-flush)
+        timed "icachebench.$f" bench --config configs/canon_3.toml --kernel kernels/attention/fa_tc.toml \
+          --kernel kernels/attention/variants/fa_tc_v18.toml --kernel kernels/attention/variants/fa_tc_v19.toml \
+          --mode cold --no-cublas "${extra[@]}" --out "artifacts-icachebench-$f"
+        grep -E "│ *(fa_tc[a-z0-9_]*|\[baseline\] [a-z_]+) +│|launch floor" "logs/icachebench.$f.log" >> "$summary"
+      done
+      tar czf "$OUT/icachebench.tgz" logs/icachebench.* artifacts-icachebench-* 2>/dev/null
       ;;
     againbig)
       # Three more benches of canon_6 and one of canon_4 (the shapes that run into the board's

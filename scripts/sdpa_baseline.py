@@ -13,7 +13,10 @@ Nsight Compute's cache control), `write` zeroes it (L2 left full of dirty lines)
 hot samples replay a CUDA graph of N calls (back to back when capture fails). Before every
 cold sample, torch.cuda._sleep holds the GPU (--spin-cycles, as the bench's spin kernel does)
 while the host enqueues the flush, the events and the call, so host launch costs are not
-timed; hot samples go without, as in the bench. The
+timed; hot samples go without, as in the bench. With --code-flush-cubin (the bench's
+--icache-flush) every cold sample first runs that cubin's `code_flush` kernel (1 MiB of
+straight-line code, --code-flush-grid blocks of 128 threads), loaded and launched through the
+driver API on PyTorch's stream, so the SMs' instruction caches are evicted as in the bench. The
 stopping rule is the bench's: min samples and min time, then relative stdev below the
 target or a stable noise estimate, with a timeout. Each backend's output is checked
 against the math backend in fp32 before timing.
@@ -77,6 +80,36 @@ def sample_loop(torch, a, before, timed, per, spin):
             return samples, why, time.monotonic() - t0
 
 
+def load_code_flush(torch, path, grid):
+    """The bench's code flush (--icache-flush): a function that launches `code_flush(sink)`
+    from the cubin at `path` on PyTorch's current stream, through the driver API."""
+    import ctypes
+
+    cuda = ctypes.CDLL("libcuda.so.1")
+
+    def check(what, rc):
+        if rc != 0:
+            raise RuntimeError(f"{what}: CUresult {rc}")
+
+    torch.cuda.init()
+    sink = torch.zeros(4, dtype=torch.int32, device="cuda")
+    module, fn = ctypes.c_void_p(), ctypes.c_void_p()
+    check("cuModuleLoad", cuda.cuModuleLoad(ctypes.byref(module), str(path).encode()))
+    check("cuModuleGetFunction", cuda.cuModuleGetFunction(ctypes.byref(fn), module, b"code_flush"))
+    sink_ptr = ctypes.c_uint64(sink.data_ptr())
+    params = (ctypes.c_void_p * 1)(ctypes.cast(ctypes.pointer(sink_ptr), ctypes.c_void_p))
+    u = ctypes.c_uint
+    cuda.cuLaunchKernel.argtypes = [ctypes.c_void_p, u, u, u, u, u, u, u, ctypes.c_void_p,
+                                    ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p)]
+
+    def launch():
+        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        check("cuLaunchKernel(code_flush)", cuda.cuLaunchKernel(fn, grid, 1, 1, 128, 1, 1, 0, stream, params, None))
+        launch.keep = (sink, sink_ptr, params, module)  # alive as long as the function
+
+    return launch
+
+
 def main():
     p = argparse.ArgumentParser()
     for k in ("batch", "heads", "seq_len", "head_dim", "warmup", "min_samples", "hot_launches", "l2_bytes", "seed"):
@@ -88,6 +121,8 @@ def main():
     p.add_argument("--l2-flush", dest="l2_flush", choices=("read", "write"), default="read")
     p.add_argument("--spin-cycles", dest="spin_cycles", type=int, default=200000)
     p.add_argument("--backends", default="flash,efficient,cudnn")
+    p.add_argument("--code-flush-cubin", dest="code_flush_cubin", default=None)
+    p.add_argument("--code-flush-grid", dest="code_flush_grid", type=int, default=0)
     a = p.parse_args()
 
     import torch
@@ -103,6 +138,13 @@ def main():
         ref = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal, scale=a.scale)
     flush = torch.zeros(max(2 * a.l2_bytes, 8 << 20) // 4, dtype=torch.int32, device=dev)
     flush_l2 = (lambda: flush.max()) if a.l2_flush == "read" else (lambda: flush.zero_())
+    if a.code_flush_cubin:
+        code_flush = load_code_flush(torch, a.code_flush_cubin, max(1, a.code_flush_grid))
+        only_l2 = flush_l2
+
+        def flush_l2():
+            code_flush()
+            only_l2()
     backends = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
     out = {"torch": torch.__version__, "device": torch.cuda.get_device_name(), "baselines": [], "unavailable": []}
     for short in [b for b in a.backends.split(",") if b]:

@@ -347,6 +347,11 @@ pub struct BenchSummary {
     /// How cold samples flushed L2: `read` (L2 left clean) or `write` (a memset, L2 left
     /// dirty; runs before this field existed used it).
     pub l2_flush_method: String,
+    /// Bytes of straight-line code each SM ran before every cold sample's L2 flush, evicting
+    /// its instruction caches (`bench --icache-flush`); 0 without (and in runs before this
+    /// field existed).
+    #[serde(default)]
+    pub code_flush_bytes: u64,
     /// What an empty kernel measures under this method, in the same run: the launch and
     /// event overhead included in every time above (Nsight Compute's duration excludes it).
     pub launch_floor: LaunchFloor,

@@ -1,7 +1,8 @@
 //! Helpers of the bench's timing, from one cubin (`timing_helpers.cu`): the L2 flush of cold
 //! samples, by reading (`l2_flush_read`, clean lines left) or by a memset (dirty lines left);
 //! a spin kernel that holds the GPU while the host enqueues a sample; and an empty kernel
-//! whose timing is the floor of the method (launch and events).
+//! whose timing is the floor of the method (launch and events). Optionally, cold samples also
+//! evict the SMs' instruction caches ([`CodeFlush`], from the PTX of [`code_flush_ptx`]).
 
 use std::sync::Arc;
 
@@ -84,7 +85,115 @@ impl HelperKernels {
     }
 }
 
-/// A flush buffer and, for [`FlushMethod::Read`], the kernel that reads it.
+/// The entry of [`code_flush_ptx`]'s kernel.
+pub const CODE_FLUSH_ENTRY: &str = "code_flush";
+/// Straight-line instructions of the code flush: 64 Ki, 1 MiB of SASS (16 bytes each), well
+/// above what an SM's instruction caches hold.
+pub const CODE_FLUSH_INSTRUCTIONS: usize = 1 << 16;
+/// Threads per block of the code flush: one warp per SM sub-partition (each has its own L0
+/// instruction cache).
+pub const CODE_FLUSH_THREADS: u32 = 128;
+
+/// PTX (ISA 7.0, sm_70: any later arch compiles it) of `code_flush(unsigned* sink)`:
+/// `instructions` straight-line integer instructions, alternately adding and XOR-ing a
+/// distinct immediate into one register, so that ptxas can merge none of them (measured:
+/// 64 Ki PTX instructions give 65 560 SASS instructions at sm_90a, -O3). A block that runs it
+/// fetches `instructions` x 16 bytes of code once, evicting what the SM's instruction caches
+/// held: the kernel timed next fetches its code anew (from L2 or DRAM), as after Nsight
+/// Compute's cache control. `sink` is written only if the register ends at one value that
+/// it never reaches for thread indices below 2^32 (never, in practice), so nothing is
+/// removed as dead.
+pub fn code_flush_ptx(instructions: usize) -> String {
+    let mut s = String::with_capacity(instructions * 32 + 512);
+    s.push_str(".version 7.0\n.target sm_70\n.address_size 64\n\n");
+    s.push_str(&format!(
+        ".visible .entry {CODE_FLUSH_ENTRY}(.param .u64 sink)\n{{\n"
+    ));
+    s.push_str("\t.reg .b32 %r<1>;\n\t.reg .b64 %rd<2>;\n\t.reg .pred %p<1>;\n");
+    s.push_str("\tmov.u32 %r0, %tid.x;\n");
+    for i in 0..instructions as u64 {
+        // Knuth's multiplicative hash: distinct, well-spread immediates.
+        let imm = (i.wrapping_mul(2_654_435_761) ^ 0x5bd1_e995) & 0xffff_ffff;
+        let op = if i % 2 == 0 { "add.u32" } else { "xor.b32" };
+        s.push_str(&format!("\t{op} %r0, %r0, {imm};\n"));
+    }
+    s.push_str("\tsetp.ne.u32 %p0, %r0, 2654435769;\n\t@%p0 bra DONE;\n");
+    s.push_str("\tld.param.u64 %rd0, [sink];\n\tcvta.to.global.u64 %rd1, %rd0;\n");
+    s.push_str("\tst.global.u32 [%rd1], %r0;\nDONE:\n\tret;\n}\n");
+    s
+}
+
+/// The code flush of cold samples: [`code_flush_ptx`]'s kernel, four blocks per SM.
+pub struct CodeFlush {
+    function: CudaFunction,
+    sink: CudaSlice<u8>,
+    sink_ptr: u64,
+    grid: u32,
+    instructions: usize,
+}
+
+impl CodeFlush {
+    /// Loads `code_flush` from `cubin` (built from [`code_flush_ptx`]`(instructions)`).
+    pub fn new(
+        gpu: &Gpu,
+        stream: &Arc<CudaStream>,
+        cubin: Vec<u8>,
+        instructions: usize,
+    ) -> Result<Self, RuntimeError> {
+        let module = gpu
+            .ctx
+            .load_module(Ptx::from_binary(cubin))
+            .map_err(drv("load the code flush's cubin"))?;
+        let function = module
+            .load_function(CODE_FLUSH_ENTRY)
+            .map_err(drv("find `code_flush` in its cubin"))?;
+        let sink = stream
+            .alloc_zeros::<u8>(16)
+            .map_err(drv("allocate the code flush's sink"))?;
+        let sink_ptr = cudarc::driver::DevicePtr::device_ptr(&sink, stream).0;
+        Ok(CodeFlush {
+            function,
+            sink,
+            sink_ptr,
+            grid: Self::grid(gpu.info().sm_count),
+            instructions,
+        })
+    }
+
+    /// Blocks per launch for `sm_count` SMs: four per SM, so that every SM gets at least one
+    /// whichever way the block scheduler spreads them.
+    pub fn grid(sm_count: u32) -> u32 {
+        sm_count.max(1) * 4
+    }
+
+    /// Bytes of code a block runs through (16 per instruction).
+    pub fn code_bytes(&self) -> u64 {
+        self.instructions as u64 * 16
+    }
+
+    /// Enqueues one code flush on `stream`.
+    pub fn enqueue(&self, stream: &Arc<CudaStream>) -> Result<(), RuntimeError> {
+        let cfg = LaunchConfig {
+            grid_dim: (self.grid, 1, 1),
+            block_dim: (CODE_FLUSH_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let mut launch = stream.launch_builder(&self.function);
+        launch.arg(&self.sink_ptr);
+        // SAFETY:
+        // 1. code_flush takes one `.u64` parameter (a global address), pushed above.
+        // 2. `sink_ptr` points at `self.sink`, 16 bytes; the kernel writes at most one u32
+        //    at its start (and in practice never).
+        // 3. The allocation lives as long as `self`, and the caller synchronises the stream
+        //    before dropping it.
+        unsafe { launch.launch(cfg) }.map_err(drv("launch the code flush"))?;
+        let _ = &self.sink;
+        Ok(())
+    }
+}
+
+/// A flush buffer and, for [`FlushMethod::Read`], the kernel that reads it; optionally a
+/// [`CodeFlush`] that runs first.
 pub struct L2Flush {
     method: FlushMethod,
     buf: CudaSlice<u8>,
@@ -93,6 +202,7 @@ pub struct L2Flush {
     sink_ptr: u64,
     read: CudaFunction,
     grid: u32,
+    code: Option<CodeFlush>,
 }
 
 const BLOCK: u32 = 512;
@@ -126,7 +236,20 @@ impl L2Flush {
             sink_ptr,
             read: helpers.l2_flush_read.clone(),
             grid: gpu.info().sm_count.max(1) * 4,
+            code: None,
         })
+    }
+
+    /// Runs `code` before every flush: cold samples then also start with the SMs'
+    /// instruction caches evicted (the code flush's own code then leaves L2 with the rest).
+    pub fn with_code_flush(mut self, code: CodeFlush) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Bytes of code the code flush runs through; 0 without one.
+    pub fn code_flush_bytes(&self) -> u64 {
+        self.code.as_ref().map_or(0, CodeFlush::code_bytes)
     }
 
     /// The method.
@@ -141,6 +264,9 @@ impl L2Flush {
 
     /// Enqueues one flush on `stream`.
     pub fn enqueue(&mut self, stream: &Arc<CudaStream>) -> Result<(), RuntimeError> {
+        if let Some(code) = &self.code {
+            code.enqueue(stream)?;
+        }
         if self.method == FlushMethod::Write {
             return stream
                 .memset_zeros(&mut self.buf)

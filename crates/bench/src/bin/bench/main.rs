@@ -45,6 +45,14 @@ pub struct Cli {
     /// cache control) or `write` (a memset, as NVBench and triton do; L2 is left dirty).
     #[arg(long, value_enum, default_value_t = FlushArg::Read)]
     l2_flush: FlushArg,
+    /// Cold samples also evict the SMs' instruction caches, for our kernels and every
+    /// baseline alike: 1 MiB of straight-line code runs on every SM before the L2 flush
+    /// (built here with ptxas, ~10 s). Nsight Compute's cache control invalidates them; the
+    /// L2 flush alone leaves the timed kernel's code in them from its previous sample, so a
+    /// kernel that runs much of its code once looks faster than where other kernels run
+    /// between its launches. The summary records `code_flush_bytes`.
+    #[arg(long)]
+    icache_flush: bool,
     /// Time each kernel under test as this manifest launch (`default` or a
     /// `[[launch_rule]]`'s name) instead of the one its manifest chooses for the config,
     /// e.g. fa_tc's mma.sync default where the config selects its wgmma launch. A kernel

@@ -14,7 +14,9 @@ use cudadent_evidence::{now_rfc3339, write_json_atomic, Verdict};
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use half::f16;
 use kernel_runtime::device::blas::{self, CublasAttention, GemmProbe};
-use kernel_runtime::device::timing::{FlushMethod, HelperKernels, L2Flush};
+use kernel_runtime::device::timing::{
+    code_flush_ptx, CodeFlush, FlushMethod, HelperKernels, L2Flush, CODE_FLUSH_INSTRUCTIONS,
+};
 use kernel_runtime::device::{AttentionArgs, Gpu, LoadedKernel};
 use oracle::{PassRule, Shape, Tolerance};
 
@@ -346,15 +348,18 @@ fn measure_flops(stream: &Arc<CudaStream>) -> anyhow::Result<f64> {
 /// Builds one of the bench's helper kernels (`source`, embedded in the binary, saved as
 /// `<stem>.cu`) with nvcc for the device's arch: the cuBLAS baseline's softmax and the
 /// L2 flush.
+/// Builds `source` (a `.cu` or `.ptx` file's text, by `ext`) into a cubin for `arch` in the
+/// bench's cache folder; returns the cubin's path and bytes.
 fn build_helper(
     tc: &kernel_runtime::toolchain::Toolchain,
     arch: &str,
     stem: &str,
+    ext: &str,
     source: &str,
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<(PathBuf, Vec<u8>)> {
     let dir = kernel_runtime::build::default_cache_dir().join("bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let src = dir.join(format!("{stem}.cu"));
+    let src = dir.join(format!("{stem}.{ext}"));
     std::fs::write(&src, source).with_context(|| format!("writing {}", src.display()))?;
     let cubin = dir.join(format!("{stem}.{arch}.cubin"));
     let out = child_guard::output(
@@ -373,14 +378,15 @@ fn build_helper(
         .stderr_capture()
         .unchecked(),
     )
-    .with_context(|| format!("running nvcc for {stem}.cu"))?;
+    .with_context(|| format!("running nvcc for {stem}.{ext}"))?;
     if !out.status.success() {
         anyhow::bail!(
-            "nvcc failed on {stem}.cu: {}",
+            "nvcc failed on {stem}.{ext}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    std::fs::read(&cubin).with_context(|| format!("reading {}", cubin.display()))
+    let bytes = std::fs::read(&cubin).with_context(|| format!("reading {}", cubin.display()))?;
+    Ok((cubin, bytes))
 }
 
 /// Times the empty kernel in each mode like a kernel under test: what a kernel that does
@@ -516,15 +522,32 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         .map_err(drv("create the bench stream"))?;
     let flush_bytes = ((2 * info.l2_bytes) as usize).max(8 << 20);
     let flush_method = FlushMethod::from(cli.l2_flush);
-    let helpers = build_helper(
+    let (_, helpers) = build_helper(
         &tc,
         &info.arch.to_string(),
         "timing_helpers",
+        "cu",
         include_str!("../../timing_helpers.cu"),
     )
     .context("building the timing helpers (L2 flush, empty and spin kernels)")?;
     let helper_kernels = Arc::new(HelperKernels::new(&gpu, helpers)?);
-    let flush = L2Flush::new(&gpu, &stream, flush_method, flush_bytes, &helper_kernels)?;
+    let mut flush = L2Flush::new(&gpu, &stream, flush_method, flush_bytes, &helper_kernels)?;
+    // The code flush's cubin, also handed to the SDPA script (it loads it with the driver).
+    let mut code_flush_cubin: Option<PathBuf> = None;
+    if cli.icache_flush {
+        progress.set("building the code flush (1 MiB of straight-line code)");
+        let (path, cubin) = build_helper(
+            &tc,
+            &info.arch.to_string(),
+            "code_flush",
+            "ptx",
+            &code_flush_ptx(CODE_FLUSH_INSTRUCTIONS),
+        )
+        .context("building the code flush (--icache-flush)")?;
+        let code = CodeFlush::new(&gpu, &stream, cubin, CODE_FLUSH_INSTRUCTIONS)?;
+        flush = flush.with_code_flush(code);
+        code_flush_cubin = Some(path);
+    }
     let mut timer = Timer::new(stream.clone(), flush, helper_kernels.clone())?;
     let gpu_telemetry = match gpu_telemetry::Sampler::open(&info.pci_bus_id) {
         Ok(s) => {
@@ -680,9 +703,10 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             &tc,
             &info.arch.to_string(),
             "softmax_rows",
+            "cu",
             include_str!("../../softmax_rows.cu"),
         )
-        .and_then(|cubin| {
+        .and_then(|(_, cubin)| {
             Ok(CublasAttention::new(
                 &gpu,
                 &stream,
@@ -732,6 +756,9 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             modes: &mode_arg,
             l2_flush: &flush_method.to_string(),
             spin_cycles: crate::timing::SPIN_CYCLES,
+            code_flush: code_flush_cubin
+                .as_deref()
+                .map(|p| (p, CodeFlush::grid(info.sm_count))),
         };
         // The script reports each set's sampling window; the polls taken meanwhile (this
         // process's sampler) are attributed to the windows.
@@ -893,6 +920,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
         peak_method,
         l2_flush_bytes: timer.flush().bytes() as u64,
         l2_flush_method: timer.flush().method().to_string(),
+        code_flush_bytes: timer.flush().code_flush_bytes(),
         launch_floor,
         loaded_arch: loaded.first().map(|k| k.arch.to_string()),
         forced_launch: cli.launch.clone(),
@@ -930,10 +958,14 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
     out.line(bench::render::run_table(&summary));
     let us = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2} us"));
     out.line(format!(
-        "launch floor (an empty kernel, same method): cold {}, hot {}; L2 flush: {}",
+        "launch floor (an empty kernel, same method): cold {}, hot {}; L2 flush: {}{}",
         us(summary.launch_floor.cold_p50_us),
         us(summary.launch_floor.hot_p50_us),
-        summary.l2_flush_method
+        summary.l2_flush_method,
+        match summary.code_flush_bytes {
+            0 => String::new(),
+            b => format!(" after a code flush ({} KiB per SM)", b / 1024),
+        }
     ));
     for n in &summary.notes {
         out.line(format!("note: {n}"));

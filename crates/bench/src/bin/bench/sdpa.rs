@@ -47,6 +47,8 @@ pub struct Method<'a> {
     pub l2_flush: &'a str,
     /// SM clocks to hold the GPU before every sample.
     pub spin_cycles: i64,
+    /// The code flush's cubin and its grid, for cold samples (`--icache-flush`).
+    pub code_flush: Option<(&'a Path, u32)>,
 }
 
 /// Runs the script; `Err` says why the baselines could not be taken (never fatal).
@@ -62,6 +64,7 @@ pub fn run(
         modes,
         l2_flush,
         spin_cycles,
+        code_flush,
     } = *method;
     if !script.is_file() {
         return Err(format!("{} does not exist", script.display()));
@@ -88,7 +91,7 @@ pub fn run(
     }
     let p = &cfg.problem;
     let b = &cfg.bench;
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         script.display().to_string(),
         format!("--batch={}", p.batch),
         format!("--heads={}", p.heads),
@@ -108,6 +111,10 @@ pub fn run(
         format!("--l2-flush={l2_flush}"),
         format!("--spin-cycles={spin_cycles}"),
     ];
+    if let Some((cubin, grid)) = code_flush {
+        args.push(format!("--code-flush-cubin={}", cubin.display()));
+        args.push(format!("--code-flush-grid={grid}"));
+    }
     let out = child_guard::output(
         &duct::cmd(python, &args)
             .stdout_capture()
@@ -162,6 +169,7 @@ mod tests {
             modes,
             l2_flush: "read",
             spin_cycles: 1000,
+            code_flush: None,
         }
     }
 
