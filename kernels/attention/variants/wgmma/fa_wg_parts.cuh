@@ -198,44 +198,8 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
     fence_proxy_async();
     __syncthreads();  // everyone's (Q is shared by both parts)
     trace_mark(1);
-    if constexpr (ROLL) {
-        // One loop for every turn (turn t: P V(t-1) when t > 0, and S(t)) and one softmax for
-        // every tile: each step runs the same instructions, so a launch that starts with cold
-        // instruction caches fetches the loop's code once (the unrolled schedule below runs
-        // turn 0, the first softmax and the loop body as separate code).
-        for (int t = 0; t < n_steps; ++t) {
-            if (t == 0) {  // turn 0: S(0), and the loads of step 1 (stage 1, unused yet) under it
-                turn_begin();
-                wg_fence();
-                gemm_qk_first<D, BN>(s, desc_q, k_desc(0));
-                wg_commit();
-                turn_end(false);
-                load_step(1, n_steps > 1);
-                wg_wait<0>();
-                fence_regs(s);
-            } else {  // turn t: P V(t-1) and S(t)
-                cp_async_wait<0>();  // step t: this thread's copies
-                fence_proxy_async();
-                named_bar_sync(1 + kp, 128);  // the part's
-                turn_begin();
-                wg_fence();
-                gemm_pv<D, BN>(o, pf, v_desc(t - 1));
-                gemm_qk_first<D, BN>(s, desc_q, k_desc(t));
-                wg_commit();
-                turn_end(false);
-                wg_wait<0>();
-                fence_regs(o);
-                fence_regs(s);
-                fence_regs(pf);
-                if (t + 1 < n_steps) {  // (part-uniform)
-                    named_bar_sync(1 + kp, 128);  // the part's P V(t-1) done: its stage is free
-                }
-                load_step(t + 1, t + 1 < n_steps);  // possibly empty: keeps the wait counts exact
-            }
-            softmax(Later{}, t);  // one call site: one copy of the softmax's code
-        }
-    } else {
-        // Turn 0: S(0), and the loads of step 1 (into stage 1, never used yet) under it.
+    // Turn 0: S(0), and the loads of step 1 (into stage 1, never used yet) under it.
+    auto turn_first = [&] {
         turn_begin();
         trace_mark(2);
         wg_fence();
@@ -246,30 +210,49 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
         wg_wait<0>();
         fence_regs(s);
         trace_mark(3);
+    };
+    // Turn t > 0: P V(t-1) and S(t), then the loads of step t + 1.
+    auto turn_next = [&](int t) {
+        cp_async_wait<0>();  // step t: this thread's copies
+        fence_proxy_async();
+        named_bar_sync(1 + kp, 128);  // the part's
+        if (t < 2) trace_mark(5);
+        turn_begin();
+        if (t < 2) trace_mark(6);
+        wg_fence();
+        gemm_pv<D, BN>(o, pf, v_desc(t - 1));
+        gemm_qk_first<D, BN>(s, desc_q, k_desc(t));
+        wg_commit();
+        turn_end(false);
+        wg_wait<0>();
+        fence_regs(o);
+        fence_regs(s);
+        fence_regs(pf);
+        if (t + 1 < n_steps) {  // (part-uniform)
+            named_bar_sync(1 + kp, 128);  // the part's P V(t-1) done: its stage is free
+        }
+        load_step(t + 1, t + 1 < n_steps);  // possibly empty: keeps the wait counts exact
+        if (t < 2) trace_mark(7);
+    };
+    if constexpr (ROLL) {
+        // One loop for every turn and one softmax for every tile: each step runs the same
+        // instructions, so a launch that starts with cold instruction caches fetches the
+        // loop's code once (the unrolled schedule below runs turn 0, the first softmax and
+        // the loop body as separate code).
+        for (int t = 0; t < n_steps; ++t) {
+            if (t == 0) {
+                turn_first();
+            } else {
+                turn_next(t);
+            }
+            softmax(Later{}, t);  // one call site: one copy of the softmax's code
+        }
+    } else {
+        turn_first();
         softmax(First{}, 0);
         trace_mark(4);
-        // Turn t: P V(t-1) and S(t).
         for (int t = 1; t < n_steps; ++t) {
-            cp_async_wait<0>();  // step t: this thread's copies
-            fence_proxy_async();
-            named_bar_sync(1 + kp, 128);  // the part's
-            if (t < 2) trace_mark(5);
-            turn_begin();
-            if (t < 2) trace_mark(6);
-            wg_fence();
-            gemm_pv<D, BN>(o, pf, v_desc(t - 1));
-            gemm_qk_first<D, BN>(s, desc_q, k_desc(t));
-            wg_commit();
-            turn_end(false);
-            wg_wait<0>();
-            fence_regs(o);
-            fence_regs(s);
-            fence_regs(pf);
-            if (t + 1 < n_steps) {  // (part-uniform)
-                named_bar_sync(1 + kp, 128);  // the part's P V(t-1) done: its stage is free
-            }
-            load_step(t + 1, t + 1 < n_steps);  // possibly empty: keeps the wait counts exact
-            if (t < 2) trace_mark(7);
+            turn_next(t);
             softmax(Later{}, t);
             if (t < 2) trace_mark(8);
         }
