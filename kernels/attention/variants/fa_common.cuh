@@ -1,6 +1,6 @@
 // fa_common.cuh -- device primitives shared by the attention kernels' cores
 // (fa_tc_core.cuh: mma.sync; wgmma/fa_wg_core.cuh: wgmma): shared-memory addresses, cp.async,
-// half packing, quad shuffles, ex2 and the final row-sum reduction.  Every function is a
+// half packing, quad shuffles, ex2, the final row-sum reduction and a CTA's first row.  Every function is a
 // forceinline wrapper of one PTX instruction or a few, so both cores compile to what they
 // compiled to when each carried its own copy.
 #pragma once
@@ -11,6 +11,14 @@ namespace fa_common {
 
 typedef unsigned int u32;
 
+// The first query row of this CTA's block of block_m rows (grid.x counts the blocks). Under
+// causal masking the blocks run in reverse, so the heaviest ones (the most keys) start first.
+// Uniform per CTA.
+__device__ __forceinline__ int cta_first_row(int causal, int block_m) {
+    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
+                            : static_cast<int>(blockIdx.x);
+    return mblk * block_m;
+}
 __device__ __forceinline__ u32 smem_u32(const void* p) {
     return static_cast<u32>(__cvta_generic_to_shared(p));
 }

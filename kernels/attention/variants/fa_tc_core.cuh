@@ -46,6 +46,7 @@ namespace fa_tcv {
 using fa_common::cp_async_16;
 using fa_common::cp_async_commit;
 using fa_common::cp_async_wait;
+using fa_common::cta_first_row;
 using fa_common::fast_exp2;
 using fa_common::inv_row_sums;
 using fa_common::pack_half2;
@@ -168,10 +169,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const int gid = lane >> 2;
     const int tig = lane & 3;
 
-    // Causal: heaviest query blocks first.
-    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
-                            : static_cast<int>(blockIdx.x);
-    const int m0 = mblk * kBlockM;
+    const int m0 = cta_first_row(causal, kBlockM);  // heaviest causal blocks first
     if (m0 >= S) return;  // uniform per CTA; the grid is exact
     // 32-bit: the config rejects shapes whose B*H*S*D overflows 32-bit indexing.
     const int hoff = (static_cast<int>(blockIdx.z) * H + static_cast<int>(blockIdx.y)) * S * D;

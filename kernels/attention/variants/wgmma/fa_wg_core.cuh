@@ -52,6 +52,7 @@ namespace fa_wg {
 using fa_common::cp_async_16;
 using fa_common::cp_async_commit;
 using fa_common::cp_async_wait;
+using fa_common::cta_first_row;
 using fa_common::fast_exp2;
 using fa_common::inv_row_sums;
 using fa_common::pack_half2;
@@ -445,9 +446,7 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
     const int lane = tid & 31;
     const int gid = lane >> 2;
 
-    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
-                            : static_cast<int>(blockIdx.x);
-    const int m0 = mblk * kBlockM;
+    const int m0 = cta_first_row(causal, kBlockM);  // heaviest causal blocks first
     if (m0 >= S) return;  // uniform per CTA
     const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
     const __half* Qh = Q + head;

@@ -123,9 +123,7 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
     const int wq = warp & 3;   // rows 16 wq.. of the 64
     const int gid = (tid & 31) >> 2;
 
-    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
-                            : static_cast<int>(blockIdx.x);
-    const int m0 = mblk * 64;
+    const int m0 = cta_first_row(causal, 64);  // heaviest causal blocks first
     if (m0 >= S) return;  // uniform per CTA
     const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
     const __half* Qh = Q + head;

@@ -86,9 +86,7 @@ __device__ __forceinline__ void fwd_tma_n128(const __half* __restrict__ Q,
     const int lane = tid & 31;
     const int gid = lane >> 2;
 
-    const int mblk = causal ? static_cast<int>(gridDim.x - 1 - blockIdx.x)
-                            : static_cast<int>(blockIdx.x);
-    const int m0 = mblk * C::kBlockM;
+    const int m0 = cta_first_row(causal, C::kBlockM);  // heaviest causal blocks first
     if (m0 >= S) return;
     const int bh = static_cast<int>(blockIdx.z) * H + static_cast<int>(blockIdx.y);
     const size_t head = static_cast<size_t>(bh) * S * D;
