@@ -15,11 +15,11 @@ cold sample, torch.cuda._sleep holds the GPU (--spin-cycles, as the bench's spin
 while the host enqueues the flush, the events and the call, so host launch costs are not
 timed; hot samples go without, as in the bench. With --code-flush-cubin (the bench's
 --icache-flush) every cold sample first runs that cubin's `code_flush` kernel (1 MiB of
-straight-line code, --code-flush-grid blocks of 128 threads), loaded and launched through the
-driver API on PyTorch's stream, so the SMs' instruction caches are evicted as in the bench. The
-stopping rule is the bench's: min samples and min time, then relative stdev below the
-target or a stable noise estimate, with a timeout. Each backend's output is checked
-against the math backend in fp32 before timing.
+straight-line code, --code-flush-grid blocks of --code-flush-threads threads), loaded and
+launched through the driver API on PyTorch's stream, so the SMs' instruction caches are
+evicted as in the bench. The stopping rule is the bench's: min samples and min time, then
+relative stdev below the target or a stable noise estimate, with a timeout. Each backend's
+output is checked against the math backend in fp32 before timing.
 """
 import argparse
 import json
@@ -80,9 +80,10 @@ def sample_loop(torch, a, before, timed, per, spin):
             return samples, why, time.monotonic() - t0
 
 
-def load_code_flush(torch, path, grid):
+def load_code_flush(torch, path, grid, threads):
     """The bench's code flush (--icache-flush): a function that launches `code_flush(sink)`
-    from the cubin at `path` on PyTorch's current stream, through the driver API."""
+    from the cubin at `path` (grid x threads) on PyTorch's current stream, through the
+    driver API."""
     import ctypes
 
     cuda = ctypes.CDLL("libcuda.so.1")
@@ -104,9 +105,9 @@ def load_code_flush(torch, path, grid):
 
     def launch():
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
-        check("cuLaunchKernel(code_flush)", cuda.cuLaunchKernel(fn, grid, 1, 1, 128, 1, 1, 0, stream, params, None))
-        launch.keep = (sink, sink_ptr, params, module)  # alive as long as the function
+        check("cuLaunchKernel(code_flush)", cuda.cuLaunchKernel(fn, grid, 1, 1, threads, 1, 1, 0, stream, params, None))
 
+    launch.keep = (sink, sink_ptr, params, module)  # alive as long as the function
     return launch
 
 
@@ -123,6 +124,7 @@ def main():
     p.add_argument("--backends", default="flash,efficient,cudnn")
     p.add_argument("--code-flush-cubin", dest="code_flush_cubin", default=None)
     p.add_argument("--code-flush-grid", dest="code_flush_grid", type=int, default=0)
+    p.add_argument("--code-flush-threads", dest="code_flush_threads", type=int, default=128)
     a = p.parse_args()
 
     import torch
@@ -139,7 +141,7 @@ def main():
     flush = torch.zeros(max(2 * a.l2_bytes, 8 << 20) // 4, dtype=torch.int32, device=dev)
     flush_l2 = (lambda: flush.max()) if a.l2_flush == "read" else (lambda: flush.zero_())
     if a.code_flush_cubin:
-        code_flush = load_code_flush(torch, a.code_flush_cubin, max(1, a.code_flush_grid))
+        code_flush = load_code_flush(torch, a.code_flush_cubin, max(1, a.code_flush_grid), a.code_flush_threads)
         only_l2 = flush_l2
 
         def flush_l2():

@@ -123,6 +123,11 @@ pub fn code_flush_ptx(instructions: usize) -> String {
     s
 }
 
+/// Four blocks for each of `sm_count` SMs: the grid of the flush kernels.
+fn four_blocks_per_sm(sm_count: u32) -> u32 {
+    sm_count.max(1) * 4
+}
+
 /// The code flush of cold samples: [`code_flush_ptx`]'s kernel, four blocks per SM.
 pub struct CodeFlush {
     function: CudaFunction,
@@ -160,10 +165,10 @@ impl CodeFlush {
         })
     }
 
-    /// Blocks per launch for `sm_count` SMs: four per SM, so that every SM gets at least one
-    /// whichever way the block scheduler spreads them.
+    /// Blocks per launch for `sm_count` SMs (four per SM, as the L2 flush's read), so that
+    /// every SM gets at least one whichever way the block scheduler spreads them.
     pub fn grid(sm_count: u32) -> u32 {
-        sm_count.max(1) * 4
+        four_blocks_per_sm(sm_count)
     }
 
     /// Bytes of code a block runs through (16 per instruction).
@@ -235,7 +240,7 @@ impl L2Flush {
             buf_ptr,
             sink_ptr,
             read: helpers.l2_flush_read.clone(),
-            grid: gpu.info().sm_count.max(1) * 4,
+            grid: four_blocks_per_sm(gpu.info().sm_count),
             code: None,
         })
     }

@@ -16,6 +16,7 @@ use half::f16;
 use kernel_runtime::device::blas::{self, CublasAttention, GemmProbe};
 use kernel_runtime::device::timing::{
     code_flush_ptx, CodeFlush, FlushMethod, HelperKernels, L2Flush, CODE_FLUSH_INSTRUCTIONS,
+    CODE_FLUSH_THREADS,
 };
 use kernel_runtime::device::{AttentionArgs, Gpu, LoadedKernel};
 use oracle::{PassRule, Shape, Tolerance};
@@ -758,7 +759,7 @@ pub fn main(cli: &Cli) -> anyhow::Result<u8> {
             spin_cycles: crate::timing::SPIN_CYCLES,
             code_flush: code_flush_cubin
                 .as_deref()
-                .map(|p| (p, CodeFlush::grid(info.sm_count))),
+                .map(|p| (p, CodeFlush::grid(info.sm_count), CODE_FLUSH_THREADS)),
         };
         // The script reports each set's sampling window; the polls taken meanwhile (this
         // process's sampler) are attributed to the windows.

@@ -47,8 +47,9 @@ pub struct Method<'a> {
     pub l2_flush: &'a str,
     /// SM clocks to hold the GPU before every sample.
     pub spin_cycles: i64,
-    /// The code flush's cubin and its grid, for cold samples (`--icache-flush`).
-    pub code_flush: Option<(&'a Path, u32)>,
+    /// The code flush's cubin, its grid and block size, for cold samples
+    /// (`--icache-flush`).
+    pub code_flush: Option<(&'a Path, u32, u32)>,
 }
 
 /// Runs the script; `Err` says why the baselines could not be taken (never fatal).
@@ -111,9 +112,10 @@ pub fn run(
         format!("--l2-flush={l2_flush}"),
         format!("--spin-cycles={spin_cycles}"),
     ];
-    if let Some((cubin, grid)) = code_flush {
+    if let Some((cubin, grid, threads)) = code_flush {
         args.push(format!("--code-flush-cubin={}", cubin.display()));
         args.push(format!("--code-flush-grid={grid}"));
+        args.push(format!("--code-flush-threads={threads}"));
     }
     let out = child_guard::output(
         &duct::cmd(python, &args)
