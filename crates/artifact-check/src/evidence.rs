@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::matrix::Matrix;
+use crate::matrix::{Matrix, SpeedClaim};
 use crate::summary::Summary;
 use crate::Outcome;
 
@@ -378,12 +378,12 @@ fn energy(row: Option<&serde_json::Value>) -> String {
     }
 }
 
-fn faster(out: &Outcome, kernel: &str, config: &str) -> Claim {
+fn faster(out: &Outcome, claim: &SpeedClaim) -> Claim {
+    let (kernel, config) = (claim.kernel.as_str(), claim.config.as_str());
     let mut details = String::from(
         "| mode | kernel p50 (us) | kernel SM clock | kernel energy (mJ/launch) | fastest baseline | baseline p50 (us) | baseline SM clock | baseline energy (mJ/launch) | speed-up | device | file |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    let id = format!("faster.{kernel}.{config}");
-    let title = format!("{kernel} is faster than the fastest baseline at {config}");
+    let (id, title) = (claim.id(), claim.title());
     let Some(b) = out.summary(config, "bench") else {
         return Claim {
             id,
@@ -409,8 +409,8 @@ fn faster(out: &Outcome, kernel: &str, config: &str) -> Claim {
         match (k, base) {
             (Some(k), Some((b_row, name, p))) => {
                 let speedup = p / k;
-                if speedup <= 1.0 {
-                    bad.push(format!("{mode}: {speedup:.2}x against {name}"));
+                if !claim.met_by(speedup) {
+                    bad.push(format!("{mode}: {speedup:.3}x against {name}"));
                 }
                 let (k_mj, b_mj) = (energy(k_row), energy(Some(b_row)));
                 // At the board's power limit a hot time is traded against the energy per
@@ -452,7 +452,7 @@ pub fn claims(out: &Outcome, m: &Matrix) -> Vec<Claim> {
     v.extend(c.race_free.iter().map(|k| race_free(out, m, k)));
     v.extend(c.tensor_cores.iter().map(|k| tensor_cores(out, m, k)));
     v.extend(c.correct.iter().map(|k| correct(out, m, k)));
-    v.extend(c.faster.iter().map(|f| faster(out, &f.kernel, &f.config)));
+    v.extend(c.faster.iter().map(|f| faster(out, f)));
     v
 }
 
@@ -551,8 +551,75 @@ pub fn render(out: &Outcome, m: &Matrix) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{energy, sm_clock};
+    use super::{energy, faster, sm_clock};
+    use crate::matrix::SpeedClaim;
+    use crate::summary::Summary;
+    use crate::Outcome;
     use serde_json::json;
+
+    /// A bench summary with the figures of bench/canon_3 of a501903 (fa_tc v20 against
+    /// cuDNN, the fastest baseline of each mode; flash slower), header fields only as
+    /// needed.
+    fn canon_3_bench() -> Outcome {
+        let value = json!({
+            "schema_version": cudadent_evidence::SCHEMA_VERSION, "tool": "bench",
+            "tool_version": "0", "git_commit": null, "git_dirty": null, "config": "canon_3",
+            "config_sha256": "", "device": "NVIDIA H100 80GB HBM3", "driver_version": null,
+            "toolkit_version": null, "started_at": "", "duration_s": 1.0, "verdict": "pass",
+            "reason": "", "kernels": [],
+            "results": [
+                {"kernel": "fa_tc", "mode": "cold", "p50_us": 8.77},
+                {"kernel": "fa_tc", "mode": "hot", "p50_us": 5.75},
+            ],
+            "baselines": [
+                {"name": "torch_sdpa_cudnn", "mode": "cold", "p50_us": 11.17},
+                {"name": "torch_sdpa_flash", "mode": "cold", "p50_us": 16.99},
+                {"name": "torch_sdpa_cudnn", "mode": "hot", "p50_us": 9.18},
+            ],
+        });
+        Outcome {
+            summaries: vec![Summary {
+                gate: "bench".into(),
+                config: "canon_3".into(),
+                rel: "bench/canon_3/summary.json".into(),
+                header: serde_json::from_value(value.clone()).unwrap(),
+                value,
+            }],
+            ..Outcome::default()
+        }
+    }
+
+    fn claim(config: &str, at_least: Option<f64>) -> SpeedClaim {
+        SpeedClaim {
+            kernel: "fa_tc".into(),
+            config: config.into(),
+            at_least,
+        }
+    }
+
+    #[test]
+    fn a_speed_claim_is_judged_on_every_mode_against_the_fastest_baseline() {
+        let out = canon_3_bench();
+        let c = faster(&out, &claim("canon_3", None));
+        assert_eq!(c.failure, None);
+        assert!(
+            c.figure
+                .starts_with("cold 8.77 us vs torch_sdpa_cudnn 11.17 us (1.27x); hot 5.75"),
+            "{}",
+            c.figure
+        );
+        assert_eq!(faster(&out, &claim("canon_3", Some(1.25))).failure, None);
+        // Cold is 1.274x: a floor of 1.3 fails on cold alone, naming the ratio.
+        let c = faster(&out, &claim("canon_3", Some(1.3)));
+        assert_eq!(
+            c.failure.as_deref(),
+            Some("cold: 1.274x against torch_sdpa_cudnn")
+        );
+        let c = faster(&out, &claim("canon_3", Some(1.7)));
+        assert!(c.failure.unwrap().contains("hot: 1.597x"));
+        let c = faster(&out, &claim("canon_6", None));
+        assert_eq!(c.failure.as_deref(), Some("no bench summary for canon_6"));
+    }
 
     #[test]
     fn energy_is_the_hot_rows_energy_per_launch() {

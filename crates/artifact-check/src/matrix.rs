@@ -30,6 +30,39 @@ pub struct SpeedClaim {
     pub kernel: String,
     /// Config name.
     pub config: String,
+    /// The least speed-up (fastest baseline's p50 / kernel's p50) claimed in every mode the
+    /// bench timed, e.g. `1.25`, or `0.6` for "at least 60% of the baseline's speed".
+    /// Without it the claim is "faster": a speed-up above 1 in every mode.
+    #[serde(default)]
+    pub at_least: Option<f64>,
+}
+
+impl SpeedClaim {
+    /// Whether `speedup` meets the claim.
+    pub fn met_by(&self, speedup: f64) -> bool {
+        match self.at_least {
+            Some(r) => speedup >= r,
+            None => speedup > 1.0,
+        }
+    }
+
+    /// The claim in words.
+    pub fn title(&self) -> String {
+        let (k, c) = (&self.kernel, &self.config);
+        match self.at_least {
+            Some(r) => format!("{k} runs at least {r}x as fast as the fastest baseline at {c}"),
+            None => format!("{k} is faster than the fastest baseline at {c}"),
+        }
+    }
+
+    /// The claim's id in JUnit and EVIDENCE.md.
+    pub fn id(&self) -> String {
+        let (k, c) = (&self.kernel, &self.config);
+        match self.at_least {
+            Some(r) => format!("speed.{k}.{c}.at_least_{r}"),
+            None => format!("faster.{k}.{c}"),
+        }
+    }
 }
 
 /// The claims section.
@@ -86,6 +119,14 @@ impl Matrix {
                     c.config
                 ));
             }
+            if let Some(r) = c.at_least {
+                if !(r.is_finite() && r > 0.0) {
+                    return Err(format!(
+                        "{origin}: claims.faster: at_least = {r} for {} at {}: give a speed-up above 0, e.g. 1.25",
+                        c.kernel, c.config
+                    ));
+                }
+            }
         }
         Ok(m)
     }
@@ -124,6 +165,26 @@ mod tests {
     }
 
     #[test]
+    fn a_speed_claim_with_a_floor_is_met_at_the_floor_and_one_without_only_above_one() {
+        let claim = |at_least| SpeedClaim {
+            kernel: "fa_tc".into(),
+            config: "canon_3".into(),
+            at_least,
+        };
+        let faster = claim(None);
+        assert!(!faster.met_by(1.0) && faster.met_by(1.001));
+        assert_eq!(faster.id(), "faster.fa_tc.canon_3");
+        let by = claim(Some(1.25));
+        assert!(by.met_by(1.25) && !by.met_by(1.249));
+        assert_eq!(
+            by.title(),
+            "fa_tc runs at least 1.25x as fast as the fastest baseline at canon_3"
+        );
+        assert_eq!(by.id(), "speed.fa_tc.canon_3.at_least_1.25");
+        assert!(claim(Some(0.6)).met_by(0.87));
+    }
+
+    #[test]
     fn rejections_name_the_key() {
         for (text, msg) in [
             (
@@ -138,6 +199,14 @@ mod tests {
             (
                 "[matrix]\na = []\n[claims]\nfaster = [{kernel = \"k\", config = \"b\"}]\n",
                 "config `b` is not in [matrix]",
+            ),
+            (
+                "[matrix]\nb = []\n[claims]\nfaster = [{kernel = \"k\", config = \"b\", at_least = -1.0}]\n",
+                "at_least = -1 for k at b",
+            ),
+            (
+                "[matrix]\nb = []\n[claims]\nfaster = [{kernel = \"k\", config = \"b\", by = 1.2}]\n",
+                "unknown field `by`",
             ),
         ] {
             let err = Matrix::parse(text, "m.toml").expect_err(text);

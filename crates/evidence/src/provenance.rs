@@ -67,7 +67,19 @@ pub fn git_state(dir: &Path) -> GitState {
             };
         }
     }
-    let commit = duct::cmd!("git", "rev-parse", "HEAD")
+    let commit = git_stdout(dir, &["rev-parse", "HEAD"])
+        .map(|out| String::from_utf8_lossy(&out).trim().to_string())
+        .filter(|s| !s.is_empty());
+    let dirty = commit.as_ref().and_then(|_| {
+        git_stdout(dir, &["status", "--porcelain", "--untracked-files=no"])
+            .map(|out| !out.is_empty())
+    });
+    GitState { commit, dirty }
+}
+
+/// Standard output of `git <args>` run in `dir`, or `None` when git is missing or fails.
+fn git_stdout(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    duct::cmd("git", args)
         .dir(dir)
         .stderr_null()
         .stdout_capture()
@@ -75,20 +87,7 @@ pub fn git_state(dir: &Path) -> GitState {
         .run()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty());
-    let dirty = commit.as_ref().and_then(|_| {
-        duct::cmd!("git", "status", "--porcelain", "--untracked-files=no")
-            .dir(dir)
-            .stderr_null()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| !o.stdout.is_empty())
-    });
-    GitState { commit, dirty }
+        .map(|o| o.stdout)
 }
 
 /// Current UTC time as RFC 3339 (`2026-11-25T12:00:00Z`), without a date crate.

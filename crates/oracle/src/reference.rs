@@ -114,49 +114,66 @@ fn heads_f64(
     scale: f32,
     heads: &[usize],
 ) -> Vec<f64> {
+    let scale = f64::from(scale);
+    rows_of_heads(shape, q, k, v, heads, |row, v_head, o_row| {
+        let mut max = f64::NEG_INFINITY;
+        for x in row.iter_mut() {
+            *x *= scale;
+            max = max.max(*x);
+        }
+        let mut sum = 0.0;
+        for x in row.iter_mut() {
+            *x = (*x - max).exp();
+            sum += *x;
+        }
+        weighted_rows(row, v_head, o_row);
+        let inv = 1.0 / sum;
+        for o in o_row.iter_mut() {
+            *o *= inv;
+        }
+    })
+}
+
+/// The loop both references share: for every query row `i` of every listed head (heads
+/// in parallel, and blocks of [`ROW_BLOCK`] rows within a head), the logits `q_i · k_j`
+/// of its visible keys computed in `T`, then `finish(logits, v_head, o_row)` turns them
+/// into the output row (`v_head` is the head's V as `[S, D]` in `T`).
+fn rows_of_heads<T, F>(
+    shape: &Shape,
+    q: &[f16],
+    k: &[f16],
+    v: &[f16],
+    heads: &[usize],
+    finish: F,
+) -> Vec<T>
+where
+    T: Element,
+    F: Fn(&mut [T], &[T], &mut [T]) + Sync,
+{
     let (s, d) = (shape.seq_len, shape.head_dim);
     let head = shape.head_elems();
-    let scale = f64::from(scale);
-    let mut out = vec![0.0f64; heads.len() * head];
+    let mut out = vec![T::default(); heads.len() * head];
     out.par_chunks_mut(head)
         .zip(heads)
         .for_each(|(out_head, &bh)| {
             let base = bh * head;
             let q_head = &q[base..base + head];
-            let kt = transpose_to::<f64>(&k[base..base + head], s, d);
-            let v_head: Vec<f64> = v[base..base + head].iter().map(|x| x.to_f64()).collect();
+            let kt = transpose_to::<T>(&k[base..base + head], s, d);
+            let v_head: Vec<T> = v[base..base + head].iter().map(|&x| T::from(x)).collect();
             out_head
                 .par_chunks_mut(ROW_BLOCK * d)
                 .enumerate()
                 .for_each(|(block, out_block)| {
-                    let mut q_row = vec![0.0f64; d];
-                    let mut logits = vec![0.0f64; s];
+                    let mut q_row = vec![T::default(); d];
+                    let mut logits = vec![T::default(); s];
                     for (r, o_row) in out_block.chunks_mut(d).enumerate() {
                         let i = block * ROW_BLOCK + r;
-                        let keys = visible_keys(shape, i);
-                        for (dst, src) in q_row.iter_mut().zip(&q_head[i * d..(i + 1) * d]) {
-                            *dst = src.to_f64();
+                        for (dst, &src) in q_row.iter_mut().zip(&q_head[i * d..(i + 1) * d]) {
+                            *dst = T::from(src);
                         }
-                        let row = &mut logits[..keys];
-                        dot_rows_f64(&q_row, &kt, s, row);
-                        let mut max = f64::NEG_INFINITY;
-                        for x in row.iter_mut() {
-                            *x *= scale;
-                            max = max.max(*x);
-                        }
-                        let mut sum = 0.0;
-                        for x in row.iter_mut() {
-                            *x = (*x - max).exp();
-                            sum += *x;
-                        }
-                        o_row.fill(0.0);
-                        for (j, &p) in row.iter().enumerate() {
-                            axpy_f64(p, &v_head[j * d..(j + 1) * d], o_row);
-                        }
-                        let inv = 1.0 / sum;
-                        for o in o_row.iter_mut() {
-                            *o *= inv;
-                        }
+                        let row = &mut logits[..visible_keys(shape, i)];
+                        dot_rows(&q_row, &kt, s, row);
+                        finish(row, &v_head, o_row);
                     }
                 });
         });
@@ -215,59 +232,30 @@ fn heads_f16_order(
     scale: f32,
     heads: &[usize],
 ) -> Vec<f32> {
-    let (s, d) = (shape.seq_len, shape.head_dim);
-    let head = shape.head_elems();
     let round = |x: f32| f16::from_f32(x).to_f32();
-    let mut out = vec![0.0f32; heads.len() * head];
-    out.par_chunks_mut(head)
-        .zip(heads)
-        .for_each(|(out_head, &bh)| {
-            let base = bh * head;
-            let q_head = &q[base..base + head];
-            let kt = transpose_to::<f32>(&k[base..base + head], s, d);
-            let v_head: Vec<f32> = v[base..base + head].iter().map(|x| x.to_f32()).collect();
-            out_head
-                .par_chunks_mut(ROW_BLOCK * d)
-                .enumerate()
-                .for_each(|(block, out_block)| {
-                    let mut q_row = vec![0.0f32; d];
-                    let mut logits = vec![0.0f32; s];
-                    for (r, o_row) in out_block.chunks_mut(d).enumerate() {
-                        let i = block * ROW_BLOCK + r;
-                        let keys = visible_keys(shape, i);
-                        for (dst, src) in q_row.iter_mut().zip(&q_head[i * d..(i + 1) * d]) {
-                            *dst = src.to_f32();
-                        }
-                        let row = &mut logits[..keys];
-                        dot_rows_f32(&q_row, &kt, s, row);
-                        let mut max = f32::NEG_INFINITY;
-                        for x in row.iter_mut() {
-                            *x = round(round(*x) * scale);
-                            max = max.max(*x);
-                        }
-                        let mut sum = 0.0f32;
-                        for x in row.iter_mut() {
-                            *x = (*x - max).exp();
-                            sum += *x;
-                        }
-                        for x in row.iter_mut() {
-                            *x = round(*x / sum);
-                        }
-                        o_row.fill(0.0);
-                        for (j, &p) in row.iter().enumerate() {
-                            axpy_f32(p, &v_head[j * d..(j + 1) * d], o_row);
-                        }
-                        for o in o_row.iter_mut() {
-                            *o = round(*o);
-                        }
-                    }
-                });
-        });
-    out
+    rows_of_heads(shape, q, k, v, heads, |row, v_head, o_row| {
+        let mut max = f32::NEG_INFINITY;
+        for x in row.iter_mut() {
+            *x = round(round(*x) * scale);
+            max = max.max(*x);
+        }
+        let mut sum = 0.0f32;
+        for x in row.iter_mut() {
+            *x = (*x - max).exp();
+            sum += *x;
+        }
+        for x in row.iter_mut() {
+            *x = round(*x / sum);
+        }
+        weighted_rows(row, v_head, o_row);
+        for o in o_row.iter_mut() {
+            *o = round(*o);
+        }
+    })
 }
 
 /// Converts one head of K (`[S, D]`, fp16) to `[D, S]` in `T`.
-fn transpose_to<T: From<f16> + Copy + Default>(k_head: &[f16], s: usize, d: usize) -> Vec<T> {
+fn transpose_to<T: Element>(k_head: &[f16], s: usize, d: usize) -> Vec<T> {
     let mut kt = vec![T::default(); s * d];
     for (j, row) in k_head.chunks_exact(d).enumerate() {
         for (c, &x) in row.iter().enumerate() {
@@ -277,34 +265,37 @@ fn transpose_to<T: From<f16> + Copy + Default>(k_head: &[f16], s: usize, d: usiz
     kt
 }
 
+/// What the references compute in: `f64` (exact) or `f32` (PyTorch's fp16 order).
+trait Element:
+    From<f16> + Copy + Default + Send + Sync + std::ops::Mul<Output = Self> + std::ops::AddAssign
+{
+}
+
+impl Element for f64 {}
+impl Element for f32 {}
+
 /// `out[j] = Σ_c q[c] · kt[c, j]` for the first `out.len()` keys, `kt` being `[D, S]`
 /// with row stride `s`.
-fn dot_rows_f64(q: &[f64], kt: &[f64], s: usize, out: &mut [f64]) {
-    out.fill(0.0);
+fn dot_rows<T: Element>(q: &[T], kt: &[T], s: usize, out: &mut [T]) {
+    out.fill(T::default());
     let keys = out.len();
     for (c, &qc) in q.iter().enumerate() {
-        axpy_f64(qc, &kt[c * s..c * s + keys], out);
+        axpy(qc, &kt[c * s..c * s + keys], out);
     }
 }
 
-fn dot_rows_f32(q: &[f32], kt: &[f32], s: usize, out: &mut [f32]) {
-    out.fill(0.0);
-    let keys = out.len();
-    for (c, &qc) in q.iter().enumerate() {
-        axpy_f32(qc, &kt[c * s..c * s + keys], out);
+/// `o_row = Σ_j p[j] · v[j, :]` over the keys of `p`, `v_head` being `[S, D]`.
+fn weighted_rows<T: Element>(p: &[T], v_head: &[T], o_row: &mut [T]) {
+    let d = o_row.len();
+    o_row.fill(T::default());
+    for (j, &pj) in p.iter().enumerate() {
+        axpy(pj, &v_head[j * d..(j + 1) * d], o_row);
     }
 }
 
 /// `y += a · x` (equal lengths).
 #[inline]
-fn axpy_f64(a: f64, x: &[f64], y: &mut [f64]) {
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
-}
-
-#[inline]
-fn axpy_f32(a: f32, x: &[f32], y: &mut [f32]) {
+fn axpy<T: Element>(a: T, x: &[T], y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
