@@ -22,6 +22,18 @@ __device__ __forceinline__ int cta_first_row(int causal, int block_m) {
 __device__ __forceinline__ u32 smem_u32(const void* p) {
     return static_cast<u32>(__cvta_generic_to_shared(p));
 }
+// The shared address of the dynamic shared buffer, whose tiles in the 128-byte swizzle of
+// wgmma and TMA (SW128 atoms) must be 1024-B aligned: traps if it is not.
+__device__ __forceinline__ u32 smem_u32_sw128(const void* p) {
+    const u32 a = smem_u32(p);
+    if (a & 1023u) __trap();
+    return a;
+}
+// Offset of this CTA's (batch, head) slice of a [B, H, S, D] tensor (grid: row blocks, H, B),
+// in 64 bits.
+__device__ __forceinline__ size_t head_offset(int H, int S, int D) {
+    return (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
+}
 // 16-byte async copy global -> shared.
 __device__ __forceinline__ void cp_async_16(u32 saddr, const void* gptr) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(saddr), "l"(gptr)

@@ -53,12 +53,14 @@ using fa_common::cp_async_16;
 using fa_common::cp_async_commit;
 using fa_common::cp_async_wait;
 using fa_common::cta_first_row;
+using fa_common::head_offset;
 using fa_common::fast_exp2;
 using fa_common::inv_row_sums;
 using fa_common::pack_half2;
 using fa_common::shfl_xor;
 using fa_common::rescale;
 using fa_common::smem_u32;
+using fa_common::smem_u32_sw128;
 using fa_common::softmax_tile;
 using fa_common::u32;
 typedef unsigned long long u64;
@@ -447,14 +449,13 @@ __device__ __forceinline__ void fwd(const __half* __restrict__ Q, const __half* 
 
     const int m0 = cta_first_row(causal, kBlockM);  // heaviest causal blocks first
     if (m0 >= S) return;  // uniform per CTA
-    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
+    const size_t head = head_offset(H, S, D);
     const __half* Qh = Q + head;
     const __half* Kh = K + head;
     const __half* Vh = V + head;
     __half* Oh = O + head;
 
-    const u32 sQ = smem_u32(smem_raw);
-    if (sQ & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
+    const u32 sQ = smem_u32_sw128(smem_raw);
     const u32 sQw = sQ + rg * C::kQBytes;  // this row group's Q tile
     const u32 sStages = sQ + WG * C::kQBytes;
 
@@ -715,7 +716,7 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
     const int warp = tid >> 5;
     const int lane = tid & 31;
 
-    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
+    const size_t head = head_offset(H, S, D);
     const __half* Qh = Q + head;
     const __half* Kh = K + head;
     const __half* Vh = V + head;
@@ -733,8 +734,7 @@ __device__ __forceinline__ void fwd_ws(const __half* __restrict__ Q,
         return (n_end + BN - 1) / BN;
     };
 
-    const u32 sBase = smem_u32(smem_raw);
-    if (sBase & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
+    const u32 sBase = smem_u32_sw128(smem_raw);
     const u32 sRing = sBase + C::kRingOff;
     const u32 sFull = sBase + C::kBarOff;
     const u32 sEmpty = sFull + NS * 8;

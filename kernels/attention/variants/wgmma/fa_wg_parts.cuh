@@ -125,14 +125,13 @@ __device__ __forceinline__ void fwd_parts(const __half* __restrict__ Q,
 
     const int m0 = cta_first_row(causal, 64);  // heaviest causal blocks first
     if (m0 >= S) return;  // uniform per CTA
-    const size_t head = (static_cast<size_t>(blockIdx.z) * H + blockIdx.y) * S * D;
+    const size_t head = head_offset(H, S, D);
     const __half* Qh = Q + head;
     const __half* Kh = K + head;
     const __half* Vh = V + head;
     __half* Oh = O + head;
 
-    const u32 sQ = smem_u32(smem_raw);
-    if (sQ & 1023u) __trap();  // SW128 atoms need 1024-B aligned tiles
+    const u32 sQ = smem_u32_sw128(smem_raw);
     const u32 sStages = sQ + C::kQBytes;
     const int n_end = causal ? min(S, m0 + 64) : S;
     const int n_steps = ((n_end + BN - 1) / BN + KS - 1) / KS;

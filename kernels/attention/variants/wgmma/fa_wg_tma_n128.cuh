@@ -78,8 +78,7 @@ __device__ __forceinline__ void fwd_tma_n128(const __half* __restrict__ Q,
     const __half* Qh = Q + head;
     __half* Oh = O + head;
 
-    const u32 sQ = smem_u32(smem_raw);
-    if (sQ & 1023u) __trap();
+    const u32 sQ = smem_u32_sw128(smem_raw);
     const u32 sK = sQ + C::kQBytes;
     const u32 sV = sK + C::kKvBytes;
     const u32 barK = sV + C::kKvBytes;
