@@ -346,11 +346,10 @@ fn measure_flops(stream: &Arc<CudaStream>) -> anyhow::Result<f64> {
     Ok(g.flops() / best / 1e12)
 }
 
-/// Builds one of the bench's helper kernels (`source`, embedded in the binary, saved as
-/// `<stem>.cu`) with nvcc for the device's arch: the cuBLAS baseline's softmax and the
-/// L2 flush.
-/// Builds `source` (a `.cu` or `.ptx` file's text, by `ext`) into a cubin for `arch` in the
-/// bench's cache folder; returns the cubin's path and bytes.
+/// Builds one of the bench's helper kernels (the timing helpers, the cuBLAS baseline's
+/// softmax, the code flush) with nvcc for `arch`: `source`, a `.cu` or `.ptx` file's text
+/// (by `ext`), saved as `<stem>.<ext>` in the bench's cache folder. Returns the cubin's path
+/// and bytes.
 fn build_helper(
     tc: &kernel_runtime::toolchain::Toolchain,
     arch: &str,
